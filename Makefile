@@ -1,0 +1,52 @@
+# Thin wrappers a developer can read. `make demo` and `make test` each build .venv first.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
+export TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/kntc_test
+export TEST_REDIS_URL ?= redis://127.0.0.1:6379/13
+
+.PHONY: venv demo test lint types migrations-check unit bench clean lock
+
+venv: $(STAMP)
+
+$(STAMP): requirements.lock pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements.lock
+	$(BIN)/python -m pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+demo: venv
+	$(BIN)/kntc demo
+
+test: lint types migrations-check unit
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+types: venv
+	$(BIN)/mypy
+
+# One head, upgrade from empty, and no drift between the models and the migrations.
+migrations-check: venv
+	psql "$(PG_ADMIN_URL)" -q -c "DROP DATABASE IF EXISTS kntc_migrations WITH (FORCE)" -c "CREATE DATABASE kntc_migrations"
+	DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/kntc_migrations $(BIN)/alembic heads | grep -c head | grep -qx 1
+	DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/kntc_migrations $(BIN)/alembic upgrade head
+	DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/kntc_migrations $(BIN)/alembic check
+
+unit: venv
+	$(BIN)/pytest
+
+bench: venv
+	$(BIN)/python bench/intake.py
+
+# Re-pin every dependency after changing pyproject.toml.
+lock: venv
+	$(BIN)/python -m pip install --quiet uv
+	$(BIN)/uv pip compile pyproject.toml --extra dev -o requirements.lock
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""KNTC: the national database of citizen complaints and denunciations."""

@@ -1,0 +1,76 @@
+"""The one place the Dramatiq broker is configured, and the small function that sends to it.
+
+Production: Redis. Embedded (no ``REDIS_URL``): dramatiq's in-process StubBroker, with
+workers started inside the same process by :mod:`kntc.embedded`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import dramatiq
+import redis
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.brokers.stub import StubBroker
+from dramatiq.middleware import CurrentMessage
+from dramatiq.rate_limits import RateLimiterBackend
+from dramatiq.rate_limits.backends import RedisBackend, StubBackend
+
+from kntc.settings import Settings
+
+# Intake must answer even when Redis is down (the outbox keeps the message), so a call to
+# Redis gives up quickly instead of holding a web worker.
+REDIS_TIMEOUT_SECONDS = 2.0
+
+_broker: dramatiq.Broker | None = None
+_limiter_backend: RateLimiterBackend | None = None
+
+
+def redis_client(settings: Settings) -> redis.Redis:
+    assert settings.redis_url, "redis_client() is for the Redis deployment"
+    return redis.Redis.from_url(
+        settings.redis_url,
+        socket_timeout=REDIS_TIMEOUT_SECONDS,
+        socket_connect_timeout=REDIS_TIMEOUT_SECONDS,
+        health_check_interval=30,
+    )
+
+
+def setup_broker(settings: Settings) -> dramatiq.Broker:
+    """Configure this process's broker once; later calls return the same one."""
+    global _broker, _limiter_backend
+    if _broker is not None:
+        return _broker
+    broker: dramatiq.Broker
+    if settings.embedded:
+        broker = StubBroker()
+        _limiter_backend = StubBackend()
+    else:
+        client = redis_client(settings)
+        broker = RedisBroker(client=client)
+        _limiter_backend = RedisBackend(client=client)
+    broker.add_middleware(CurrentMessage())
+    dramatiq.set_broker(broker)
+    _broker = broker
+    return broker
+
+
+def limiter_backend() -> RateLimiterBackend:
+    assert _limiter_backend is not None, "setup_broker() first"
+    return _limiter_backend
+
+
+def send(queue: str, actor: str, args: tuple[Any, ...], *, delay_ms: int | None = None) -> None:
+    """Enqueue a message by actor name, so that senders need not import the actor's code."""
+    assert _broker is not None, "setup_broker() first"
+    message: dramatiq.Message[Any] = dramatiq.Message(
+        queue_name=queue, actor_name=actor, args=args, kwargs={}, options={}
+    )
+    _broker.enqueue(message, delay=delay_ms)
+
+
+def reset_for_tests() -> None:
+    """Forget the configured broker (tests configure a fresh one per case)."""
+    global _broker, _limiter_backend
+    _broker = None
+    _limiter_backend = None

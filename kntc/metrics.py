@@ -1,0 +1,44 @@
+"""Every Prometheus metric the system exports, named with its unit.
+
+Under gunicorn and ``dramatiq workers`` these live in prometheus_client's multiprocess
+mode (``PROMETHEUS_MULTIPROC_DIR`` is set before this module is imported: by
+``deploy/gunicorn.conf.py`` for the web, by :mod:`workers` for worker processes).
+"""
+
+from __future__ import annotations
+
+from prometheus_client import Counter, Histogram
+
+LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
+
+http_requests = Counter(
+    "kntc_http_requests_total", "HTTP requests answered, by route and status.", ["method", "route", "status"]
+)
+http_duration = Histogram(
+    "kntc_http_request_duration_seconds",
+    "Time to answer an HTTP request, by route.",
+    ["method", "route"],
+    buckets=LATENCY_BUCKETS,
+)
+submissions_received = Counter(
+    "kntc_submissions_received_total", "Reports stored at intake, by timeliness.", ["timeliness"]
+)
+idempotent_replays = Counter(
+    "kntc_idempotent_replays_total", "Requests answered from an earlier one with the same Idempotency-Key."
+)
+enqueue_failures = Counter(
+    "kntc_enqueue_failures_total", "Messages that could not be sent after commit (the relay sends them later)."
+)
+worker_messages = Counter(
+    "kntc_worker_messages_total", "Messages handled by workers, by actor and outcome.", ["actor", "outcome"]
+)
+worker_duration = Histogram(
+    "kntc_worker_message_duration_seconds",
+    "Time spent handling a message, by actor.",
+    ["actor"],
+    buckets=(*LATENCY_BUCKETS, 30.0, 60.0),
+)
+rate_limit_deferrals = Counter(
+    "kntc_rate_limit_deferrals_total", "Messages put back for later because a rate limit was full.", ["limiter"]
+)
+relay_resent = Counter("kntc_outbox_relay_resent_total", "Messages the outbox relay sent again.", ["queue"])

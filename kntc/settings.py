@@ -1,0 +1,83 @@
+"""Every setting the system reads from its environment, in one place.
+
+With no ``DATABASE_URL`` and no ``REDIS_URL`` the system runs embedded: a SQLite file
+under the data dir and an in-process broker with in-process workers, so that
+``make demo`` works on a bare laptop. Production sets both.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    raw = env.get(name)
+    if raw is None or raw == "":
+        return default
+    try:
+        return int(raw)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, got {raw!r}") from None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The typed settings object; build it with :meth:`from_env`."""
+
+    data_dir: Path = Path("var")
+    database_url: str | None = None
+    redis_url: str | None = None
+    signing_key_pem: str | None = None
+    # Largest request body the intake reads, in bytes (413 above it).
+    max_body_bytes: int = 1_000_000
+    # How long a login token lives.
+    session_hours: int = 12
+    # Rate limits shared by every worker process and host (Redis-backed).
+    unit_concurrency: int = 1
+    db_job_concurrency: int = 8
+    # A limiter slot of a killed worker frees itself after this long; keep it just
+    # above the actor's time limit so a live job never loses its slot.
+    limiter_ttl_ms: int = 35_000
+    submission_time_limit_ms: int = 30_000
+    # Outbox relay: re-send what is still queued after this many seconds.
+    relay_delay_seconds: int = 60
+    relay_interval_seconds: int = 5
+    # Embedded mode: worker threads inside the web process.
+    embedded_worker_threads: int = 4
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
+        env = os.environ if env is None else env
+        return cls(
+            data_dir=Path(env.get("KNTC_DATA_DIR") or "var"),
+            database_url=env.get("DATABASE_URL") or None,
+            redis_url=env.get("REDIS_URL") or None,
+            signing_key_pem=env.get("KNTC_SIGNING_KEY") or None,
+            max_body_bytes=_int(env, "KNTC_MAX_BODY_BYTES", 1_000_000),
+            session_hours=_int(env, "KNTC_SESSION_HOURS", 12),
+            unit_concurrency=_int(env, "KNTC_UNIT_CONCURRENCY", 1),
+            db_job_concurrency=_int(env, "KNTC_DB_JOB_CONCURRENCY", 8),
+            limiter_ttl_ms=_int(env, "KNTC_LIMITER_TTL_MS", 35_000),
+            submission_time_limit_ms=_int(env, "KNTC_SUBMISSION_TIME_LIMIT_MS", 30_000),
+            relay_delay_seconds=_int(env, "KNTC_RELAY_DELAY_SECONDS", 60),
+            relay_interval_seconds=_int(env, "KNTC_RELAY_INTERVAL_SECONDS", 5),
+            embedded_worker_threads=_int(env, "KNTC_EMBEDDED_WORKER_THREADS", 4),
+        )
+
+    @property
+    def embedded(self) -> bool:
+        """True when the broker and workers live inside this process."""
+        return self.redis_url is None
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'kntc.sqlite3').resolve()}"
+
+    def with_changes(self, **changes: Any) -> Settings:
+        return replace(self, **changes)

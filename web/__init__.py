@@ -1,0 +1,38 @@
+"""The intake layer: ``gunicorn -c deploy/gunicorn.conf.py 'web:create_app()'``.
+
+It validates, stores durably, answers 202 with a signed receipt and enqueues; the
+workers do the rest.
+"""
+
+from __future__ import annotations
+
+from flask import Flask
+
+from kntc.broker import setup_broker
+from kntc.logs import configure_logging
+from kntc.settings import Settings
+
+
+def create_app(settings: Settings | None = None) -> Flask:
+    settings = settings or Settings.from_env()
+    configure_logging()
+    from web import errors, openapi, ops
+    from web.api import periods, receipts, sessions, submissions, units
+    from web.services import Services, close_db
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_body_bytes
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    services = Services.build(settings)
+    app.extensions["kntc"] = services
+    setup_broker(settings)
+    if settings.embedded:
+        from kntc.embedded import start_embedded_workers
+
+        start_embedded_workers(services)
+    errors.register(app)
+    ops.instrument(app)
+    for blueprint in (ops.bp, openapi.bp, sessions.bp, units.bp, periods.bp, submissions.bp, receipts.bp):
+        app.register_blueprint(blueprint)
+    app.teardown_appcontext(close_db)
+    return app

@@ -1,0 +1,96 @@
+"""Submitting a statistical report, and reading its status."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import structlog
+from flask import Blueprint, Response, json, request
+
+from kntc import broker, metrics
+from models.errors import Invalid, NotFound
+from models.intake import ACTOR, QUEUE, IntakeResult, SubmissionRequest
+from models.submissions import Submission
+from models.text import nfc
+from models.units import Unit
+from web.auth import login_required, principal, require_covers
+from web.schemas import SubmissionBody
+from web.services import db, services
+
+bp = Blueprint("submissions", __name__, url_prefix="/api/v1/submissions")
+log = structlog.get_logger(__name__)
+MAX_KEY_LENGTH = 255
+
+
+@bp.post("")
+@login_required
+def create() -> Response:
+    body = SubmissionBody.model_validate(request.get_json())
+    key = _idempotency_key()
+    req = SubmissionRequest(body.period, body.unit, body.form, body.figures, nfc(body.note))
+    result = services().intake.submit(db(), principal(), req, key)
+    if result.replayed:
+        metrics.idempotent_replays.inc()
+    else:
+        metrics.submissions_received.labels(timeliness="on_time" if result.on_time else "late").inc()
+        _send_after_commit(result)
+    return _accepted(result)
+
+
+def _idempotency_key() -> str | None:
+    key = request.headers.get("Idempotency-Key")
+    if key is None:
+        return None
+    if not key.strip() or len(key) > MAX_KEY_LENGTH:
+        raise Invalid.field("Idempotency-Key", f"must be 1-{MAX_KEY_LENGTH} characters")
+    return key
+
+
+def _send_after_commit(result: IntakeResult) -> None:
+    # The submission and its outbox entry are committed: if this send fails the relay
+    # sends it later, so the receipt's promise holds either way.
+    try:
+        broker.send(QUEUE, ACTOR, (str(result.submission_id),))
+    except Exception:
+        metrics.enqueue_failures.inc()
+        log.warning("enqueue failed; the outbox relay will send it", submission_id=str(result.submission_id))
+
+
+def _accepted(result: IntakeResult) -> Response:
+    body = {"id": str(result.submission_id), "status": "queued", "receipt": result.receipt}
+    response = Response(json.dumps(body, ensure_ascii=False), status=202, mimetype="application/json")
+    response.headers["Location"] = f"/api/v1/submissions/{result.submission_id}"
+    if result.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return response
+
+
+@bp.get("/<submission_id>")
+@login_required
+def show(submission_id: str) -> dict[str, Any]:
+    try:
+        sid = uuid.UUID(submission_id)
+    except ValueError:
+        raise NotFound(f"no submission {submission_id!r}; ids are UUIDs") from None
+    row = db().get(Submission, sid)
+    if row is None:
+        raise NotFound(f"no submission {submission_id}")
+    unit = db().get_one(Unit, row.unit_id)
+    require_covers(unit.path, unit.code)
+    return {
+        "id": str(row.id),
+        "unit": unit.code,
+        "period": row.receipt["period"],
+        "form": row.form_code,
+        "form_version": row.form_version,
+        "version": row.version,
+        "status": row.status,
+        "on_time": row.on_time,
+        "received_at": row.received_at.isoformat(),
+        "processed_at": row.processed_at.isoformat() if row.processed_at else None,
+        "errors": row.errors,
+        "figures": row.figures,
+        "note": row.note,
+        "receipt": row.receipt,
+    }

@@ -1,0 +1,119 @@
+"""Health, readiness and metrics: what operators and Prometheus look at."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+
+import sqlalchemy as sa
+import structlog
+from flask import Blueprint, Flask, Response, g, request
+from prometheus_client import REGISTRY, CollectorRegistry, generate_latest, multiprocess
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from kntc import metrics
+from kntc.broker import setup_broker
+from models.base import utcnow
+from models.submissions import Status, Submission
+from web.errors import problem
+from web.services import Services, services
+
+bp = Blueprint("ops", __name__)
+log = structlog.get_logger(__name__)
+QUEUES = ("submissions",)
+
+
+@bp.get("/healthz")
+def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@bp.get("/readyz")
+def readyz() -> Response | dict[str, str]:
+    svc = services()
+    try:
+        with svc.engine.connect() as conn:
+            conn.execute(sa.text("SELECT 1"))
+    except Exception as error:
+        return problem(503, "Service unavailable", f"the database does not answer: {type(error).__name__}")
+    if svc.redis is not None:
+        try:
+            svc.redis.ping()
+        except Exception as error:
+            return problem(503, "Service unavailable", f"the broker (Redis) does not answer: {type(error).__name__}")
+    return {"status": "ready"}
+
+
+class BacklogCollector(Collector):
+    """Queue depth and the oldest undecided submission, read at scrape time.
+
+    Multiprocess mode has no callback gauges, and these belong to the system rather
+    than to any one process, so they are computed here from Redis and the database.
+    """
+
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        depth = GaugeMetricFamily(
+            "kntc_queue_depth", "Messages waiting in a queue (delayed ones included).", labels=["queue"]
+        )
+        for queue in QUEUES:
+            depth.add_metric([queue], self._depth(queue))
+        yield depth
+        yield GaugeMetricFamily(
+            "kntc_oldest_queued_submission_age_seconds",
+            "Age of the oldest submission not yet accepted or rejected (0 when none).",
+            value=self._oldest_age(),
+        )
+
+    def _depth(self, queue: str) -> float:
+        if self.svc.redis is None:
+            stub = setup_broker(self.svc.settings)
+            return float(sum(stub.queues[q].qsize() for q in (queue, f"{queue}.DQ") if q in stub.queues))
+        names = [f"dramatiq:{queue}", f"dramatiq:{queue}.DQ"]
+        return float(sum(self.svc.redis.llen(name) for name in names))
+
+    def _oldest_age(self) -> float:
+        with self.svc.sessions() as session:
+            oldest = session.scalar(
+                sa.select(sa.func.min(Submission.received_at)).where(
+                    Submission.status.in_([Status.QUEUED.value, Status.PROCESSING.value])
+                )
+            )
+        return max(0.0, (utcnow() - oldest).total_seconds()) if oldest else 0.0
+
+
+@bp.get("/metrics")
+def metrics_view() -> Response:
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        text = generate_latest(registry)
+    else:
+        text = generate_latest(REGISTRY)
+    backlog = CollectorRegistry()
+    backlog.register(BacklogCollector(services()))
+    try:
+        text += generate_latest(backlog)
+    except Exception as error:  # a scrape must still answer when Redis or the database is down
+        log.warning("backlog gauges unavailable", error=repr(error))
+    return Response(text, mimetype="text/plain; version=0.0.4; charset=utf-8")
+
+
+def instrument(app: Flask) -> None:
+    """Count every request and time it, labelled by route template (not by raw path)."""
+
+    @app.before_request
+    def _start() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def _observe(response: Response) -> Response:
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        metrics.http_requests.labels(method=request.method, route=route, status=str(response.status_code)).inc()
+        metrics.http_duration.labels(method=request.method, route=route).observe(elapsed)
+        return response

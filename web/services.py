@@ -1,0 +1,60 @@
+"""What the web layer works with, built once per process by ``create_app``."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import redis
+import sqlalchemy as sa
+from flask import current_app, g
+from sqlalchemy.orm import Session, sessionmaker
+
+from kntc.broker import redis_client
+from kntc.settings import Settings
+from models.db import make_engine, make_sessionmaker
+from models.directory import Directory
+from models.forms import FormCatalogue, catalogue
+from models.intake import Intake
+from models.receipts import Signer, load_signer
+
+
+@dataclass
+class Services:
+    settings: Settings
+    engine: sa.Engine
+    sessions: sessionmaker[Session]
+    directory: Directory
+    forms: FormCatalogue
+    signer: Signer
+    intake: Intake
+    redis: redis.Redis | None
+
+    @classmethod
+    def build(cls, settings: Settings) -> Services:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        engine = make_engine(settings.sqlalchemy_url, pool_size=10)
+        sessions = make_sessionmaker(engine)
+        directory = Directory(sessions)
+        forms = catalogue()
+        signer = load_signer(settings.signing_key_pem, settings.data_dir)
+        intake = Intake(directory, forms, signer, dt.timedelta(seconds=settings.relay_delay_seconds))
+        client = None if settings.embedded else redis_client(settings)
+        return cls(settings, engine, sessions, directory, forms, signer, intake, client)
+
+
+def services() -> Services:
+    return current_app.extensions["kntc"]  # type: ignore[no-any-return]
+
+
+def db() -> Session:
+    """The request's session, opened on first use and closed when the request ends."""
+    if "db" not in g:
+        g.db = services().sessions()
+    return g.db  # type: ignore[no-any-return]
+
+
+def close_db(_exc: BaseException | None = None) -> None:
+    session = g.pop("db", None)
+    if session is not None:
+        session.close()

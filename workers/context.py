@@ -1,0 +1,44 @@
+"""What a worker process needs, built once per process after the fork (pools never cross a fork)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session, sessionmaker
+
+from kntc.settings import Settings
+from models.db import make_engine, make_sessionmaker
+from models.forms import FormCatalogue, catalogue
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    engine: sa.Engine
+    sessions: sessionmaker[Session]
+    forms: FormCatalogue
+
+
+_installed: Runtime | None = None
+
+
+@cache
+def settings() -> Settings:
+    return _installed.settings if _installed else Settings.from_env()
+
+
+def runtime() -> Runtime:
+    global _installed
+    if _installed is None:
+        engine = make_engine(settings().sqlalchemy_url)
+        _installed = Runtime(settings(), engine, make_sessionmaker(engine), catalogue())
+    return _installed
+
+
+def install(rt: Runtime | None) -> None:
+    """Share a runtime built elsewhere (the embedded web process, tests); None forgets it."""
+    global _installed
+    _installed = rt
+    settings.cache_clear()
