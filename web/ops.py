@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+import uuid
 from collections.abc import Iterator
 
 import sqlalchemy as sa
@@ -109,6 +110,9 @@ def instrument(app: Flask) -> None:
     @app.before_request
     def _start() -> None:
         g.started = time.perf_counter()
+        structlog.contextvars.clear_contextvars()
+        request_id = request.headers.get("X-Request-Id") or uuid.uuid4().hex
+        structlog.contextvars.bind_contextvars(request_id=request_id[:64])
 
     @app.after_request
     def _observe(response: Response) -> Response:

@@ -29,11 +29,13 @@ if UNDER_DRAMATIQ_COMMAND and not settings().embedded:
 configure_logging()
 broker = setup_broker(settings())
 
-from workers.relay import OutboxRelay  # noqa: E402  (the broker must exist first)
+from workers.middleware import LogContext  # noqa: E402  (the broker must exist first)
+from workers.relay import OutboxRelay  # noqa: E402
 
 if UNDER_DRAMATIQ_COMMAND and not settings().embedded and not any(isinstance(m, Prometheus) for m in broker.middleware):
     broker.add_middleware(Prometheus())
-if not any(isinstance(m, OutboxRelay) for m in broker.middleware):
-    broker.add_middleware(OutboxRelay())
+for middleware_class in (LogContext, OutboxRelay):
+    if not any(isinstance(m, middleware_class) for m in broker.middleware):
+        broker.add_middleware(middleware_class())
 
 from workers import submissions  # noqa: E402,F401  (registers the actors)
