@@ -8,6 +8,7 @@ import json
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import NoReturn
 
 from kntc.settings import Settings
 
@@ -97,7 +98,7 @@ def cmd_periods_create(args: argparse.Namespace, settings: Settings) -> None:
 
 
 def cmd_receipts_verify(args: argparse.Namespace, settings: Settings) -> None:
-    from models.receipts import load_signer, verify
+    from models.receipts import verify
 
     try:
         receipt = json.loads(Path(args.file).read_text(encoding="utf-8"))
@@ -105,12 +106,31 @@ def cmd_receipts_verify(args: argparse.Namespace, settings: Settings) -> None:
         raise CommandError(f"cannot read {args.file} as a JSON receipt: {error}") from None
     if not isinstance(receipt, dict):
         raise CommandError(f"{args.file} is not a receipt (a JSON object)")
-    signer = load_signer(settings.signing_key_pem, settings.data_dir)
-    if receipt.get("key_id") != signer.key_id:
-        raise CommandError(f"receipt was signed with key {receipt.get('key_id')}, this system's key is {signer.key_id}")
-    if not verify(receipt, signer.public_bytes):
+    public_key = _public_key(args.public_key, settings)
+    if not verify(receipt, public_key):
         raise CommandError("INVALID: the signature does not match the receipt's contents")
     print(f"valid: submission {receipt.get('submission_id')} received {receipt.get('received_at')}")
+
+
+def _public_key(given: str | None, settings: Settings) -> bytes:
+    """The key to verify with: one given on the command line, else this installation's own."""
+    import base64
+    import binascii
+
+    from models.receipts import existing_public_key
+
+    if given:
+        try:
+            key = base64.b64decode(given, validate=True)
+        except binascii.Error:
+            key = b""
+        if len(key) != 32:
+            raise CommandError("--public-key must be the standard base64 of a raw 32-byte Ed25519 key")
+        return key
+    key = existing_public_key(settings.signing_key_pem, settings.data_dir)
+    if key is None:
+        raise CommandError("no signing key here; pass --public-key (from GET /api/v1/receipts/public-key)")
+    return key
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
@@ -142,8 +162,15 @@ def _session(settings: Settings):  # type: ignore[no-untyped-def]
     return make_sessionmaker(make_engine(settings.sqlalchemy_url, pool_size=1))()
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line on stderr like every other error."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: {message}; see {self.prog} --help\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="kntc", description="KNTC: national complaints and denunciations database")
+    parser = _Parser(prog="kntc", description="KNTC: national complaints and denunciations database")
     groups = parser.add_subparsers(dest="group", required=True, metavar="COMMAND")
 
     def command(group: str, name: str | None, func: Callable[..., None], help_text: str) -> argparse.ArgumentParser:
@@ -176,6 +203,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--forms", help="comma-separated form codes (default: every form in effect)")
     p = command("receipts", "verify", cmd_receipts_verify, "verify a receipt offline; exit 0 when valid")
     p.add_argument("file", metavar="FILE.json")
+    p.add_argument("--public-key", help="base64 Ed25519 public key (default: this installation's signing key)")
     p = command("demo", None, cmd_demo, "run a national deadline surge on the embedded defaults and print the table")
     p.add_argument("--communes", type=int, default=None, help="use only this many communes (a quicker run)")
     return parser

@@ -71,13 +71,14 @@ def completeness(session: Session, period: Period, root: Unit, form: str) -> dic
         state = states.get(code, "missing")
         total.count(code, state)
         if len(codes) > depth:
-            children[codes[depth]].count(code, state)
+            # A child closed before the period is not in ``units``, but open units below it are.
+            children.setdefault(codes[depth], Tally()).count(code, state)
     return {
         "period": period.code,
         "unit": root.code,
         "form": form,
         **total.as_dict(),
-        "children": [{"unit": code, "name": names[code], **tally.as_dict()} for code, tally in children.items()],
+        "children": [{"unit": code, "name": names.get(code), **tally.as_dict()} for code, tally in children.items()],
     }
 
 

@@ -71,6 +71,13 @@ def load_signer(pem: str | None, data_dir: Path) -> Signer:
     return Signer(_private_key(path.read_bytes()))
 
 
+def existing_public_key(pem: str | None, data_dir: Path) -> bytes | None:
+    """The raw public key of the configured or stored signing key, without creating one."""
+    if not pem and not (data_dir / KEY_FILE).exists():
+        return None
+    return load_signer(pem, data_dir).public_bytes
+
+
 def _private_key(pem: bytes) -> Ed25519PrivateKey:
     key = serialization.load_pem_private_key(pem, password=None)
     if not isinstance(key, Ed25519PrivateKey):

@@ -128,6 +128,7 @@ def _paths(rows: list[UnitRow], parent_of: dict[str, str | None]) -> dict[str, s
         paths[code] = child_path(resolve(parent, (*trail, code)) if parent else None, code)
         return paths[code]
 
-    for code in parent_of:
+    # The file's rows first, so that a cycle through units imported before names a line.
+    for code in (*lines, *parent_of):
         resolve(code, ())
     return paths

@@ -5,12 +5,22 @@ from __future__ import annotations
 import datetime as dt
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, StrictFloat, StrictInt, field_validator
 
 Code = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+def _number(value: object) -> object:
+    # Checked before the int | float union, whose own errors would name the field
+    # "figures.1.int" and "figures.1.float" instead of "figures.1".
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be a number, e.g. 12")
+    return value
+
+
 # Figures are counts, money or areas: never negative, never NaN, and bounded so that a
 # typo of a thousand zeros is caught here rather than in a report.
-Figure = Annotated[StrictInt | StrictFloat, Field(ge=0, le=1e15, allow_inf_nan=False)]
+Figure = Annotated[StrictInt | StrictFloat, BeforeValidator(_number), Field(ge=0, le=1e15, allow_inf_nan=False)]
 
 
 class Body(BaseModel):
@@ -30,7 +40,10 @@ class SubmissionBody(Body):
         bad = [key for key in figures if not key.isdigit()]
         if bad:
             raise ValueError(f'keys must be column numbers such as "1"; got {", ".join(bad[:5])}')
-        return {str(int(key)): value for key, value in figures.items()}
+        normalised = {str(int(key)): value for key, value in figures.items()}
+        if len(normalised) != len(figures):
+            raise ValueError('a column is given twice (e.g. "1" and "01"); give each column once')
+        return normalised
 
 
 class LoginBody(Body):

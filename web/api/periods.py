@@ -55,7 +55,8 @@ def create() -> Response:
         starts_on=body.starts,
         ends_on=body.ends,
         due_at=parse_instant("due", body.due),
-        dues={level: parse_instant(f"due_for.{level}", at) for level, at in body.due_for.items()},
+        # Levels as units store them (lower-case), as the CLI's --due-for does.
+        dues={level.strip().lower(): parse_instant(f"due_for.{level}", at) for level, at in body.due_for.items()},
         grace=parse_duration(body.grace),
         forms=body.forms or forms.codes_in_effect(body.ends),
         known_forms=forms.codes,
@@ -85,10 +86,8 @@ def change(code: str) -> dict[str, Any]:
     if body.grace is not None:
         period.grace_seconds = int(parse_duration(body.grace).total_seconds())
     if body.due_for is not None:
-        period.dues = [
-            PeriodDue(level=level, due_at=parse_instant(f"due_for.{level}", at))
-            for level, at in sorted(body.due_for.items())
-        ]
+        dues = {level.strip().lower(): parse_instant(f"due_for.{level}", at) for level, at in body.due_for.items()}
+        period.dues = [PeriodDue(level=level, due_at=at) for level, at in sorted(dues.items())]
     db().commit()
     services().directory.forget()
     return period_json(period)
