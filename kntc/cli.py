@@ -127,10 +127,10 @@ def _public_key(given: str | None, settings: Settings) -> bytes:
         if len(key) != 32:
             raise CommandError("--public-key must be the standard base64 of a raw 32-byte Ed25519 key")
         return key
-    key = existing_public_key(settings.signing_key_pem, settings.data_dir)
-    if key is None:
+    own = existing_public_key(settings.signing_key_pem, settings.data_dir)
+    if own is None:
         raise CommandError("no signing key here; pass --public-key (from GET /api/v1/receipts/public-key)")
-    return key
+    return own
 
 
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
