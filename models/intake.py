@@ -66,15 +66,19 @@ class Intake:
     def submit(
         self, session: Session, who: Principal, request: SubmissionRequest, idempotency_key: str | None
     ) -> IntakeResult:
-        """Store the report durably and sign its receipt; raises a DomainError otherwise."""
-        if idempotency_key:
-            replay = self._replay(session, who, idempotency_key, request.sha256)
-            if replay:
-                return replay
+        """Store the report durably and sign its receipt; raises a DomainError otherwise.
+
+        A repeated Idempotency-Key is found by the unique index when the insert fails,
+        so the common case (a new key) costs no extra query.
+        """
         period, unit, form = self._resolve(who, request)
         received_at = utcnow()
         timeliness = period.timeliness(unit.level, received_at)
         if timeliness is Timeliness.CLOSED:
+            # A retry of a report accepted before the close still gets its answer.
+            replay = self._replay(session, who, idempotency_key, request.sha256) if idempotency_key else None
+            if replay:
+                return replay
             self._require_lock_exception(session, period, unit, request.form)
         on_time = timeliness is Timeliness.ON_TIME
         for _ in range(VERSION_RETRIES):
