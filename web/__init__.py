@@ -16,7 +16,7 @@ from kntc.settings import Settings
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     configure_logging()
-    from web import errors, openapi, ops
+    from web import errors, openapi, ops, status
     from web.api import periods, receipts, sessions, submissions, units
     from web.services import Services, close_db
 
@@ -32,7 +32,7 @@ def create_app(settings: Settings | None = None) -> Flask:
         start_embedded_workers(services)
     errors.register(app)
     ops.instrument(app)
-    for blueprint in (ops.bp, openapi.bp, sessions.bp, units.bp, periods.bp, submissions.bp, receipts.bp):
+    for blueprint in (ops.bp, openapi.bp, sessions.bp, units.bp, periods.bp, submissions.bp, receipts.bp, status.bp):
         app.register_blueprint(blueprint)
     app.teardown_appcontext(close_db)
     return app

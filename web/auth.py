@@ -36,11 +36,18 @@ def authenticate() -> Principal:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("send Authorization: Bearer TOKEN; get a token from POST /api/v1/auth/login")
-    token = token.strip()
-    who = _principals.get(token, _load)
-    if who is None or (who.expires_at is not None and who.expires_at <= utcnow()):
+    who = principal_for(token.strip())
+    if who is None:
         raise Unauthorized("the token is unknown, expired or its account disabled; log in again")
+    return who
+
+
+def principal_for(token: str) -> Principal | None:
+    """The live principal of a token (cached), or None; records the account's last-seen time."""
+    who = _principals.get(token, _load) if token else None
     now = utcnow()
+    if who is None or (who.expires_at is not None and who.expires_at <= now):
+        return None
     if who.last_seen_at is None or who.last_seen_at < now - LAST_SEEN_RESOLUTION:
         with services().sessions() as session:
             touch_last_seen(session, who.account_id, now)
