@@ -12,11 +12,15 @@ def make_engine(url: str, *, pool_size: int = 5) -> sa.Engine:
     if url.startswith("sqlite"):
         return _sqlite_engine(url)
     # Short statement and lock timeouts: a stuck query must fail a request, not hang it.
+    # No pre-ping and no reset-on-return: each costs a round trip per request, sessions and
+    # connections already roll back what they leave open, and after a database restart
+    # SQLAlchemy discards the whole pool on the first disconnect error (that request gets
+    # a 503 and its client retries with the same Idempotency-Key).
     return sa.create_engine(
         url,
         pool_size=pool_size,
         max_overflow=pool_size,
-        pool_pre_ping=True,
+        pool_reset_on_return=None,
         connect_args={"options": "-c statement_timeout=30000 -c lock_timeout=10000"},
     )
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 
 from models.accounts import SUBMITTING_ROLES
 from models.auth import Principal
-from models.base import utcnow
+from models.base import Base, utcnow
 from models.directory import Directory, PeriodRef, UnitRef
 from models.errors import Conflict, Forbidden, Invalid
 from models.forms import FormCatalogue, FormVersion
@@ -160,19 +160,8 @@ class Intake:
         on_time: bool,
     ) -> IntakeResult:
         submission_id = new_submission_id()
-        if key:
-            # First, so that a concurrent twin waits on this row and then replays it.
-            session.execute(
-                sa.insert(IdempotencyRecord).values(
-                    account_id=who.account_id,
-                    scope=SCOPE,
-                    key=key,
-                    request_sha256=request.sha256,
-                    resource_id=str(submission_id),
-                    created_at=received_at,
-                )
-            )
-        version = _next_version(session, unit.id, period.id, form.code)
+        conn = session.connection()
+        version = int(conn.scalar(_LATEST_VERSION, {"unit": unit.id, "period": period.id, "form": form.code}) or 0) + 1
         receipt = self.signer.sign(
             {
                 "submission_id": str(submission_id),
@@ -185,32 +174,90 @@ class Intake:
                 "on_time": on_time,
             }
         )
-        session.execute(
-            sa.insert(Submission).values(
-                id=submission_id,
-                unit_id=unit.id,
-                period_id=period.id,
-                form_code=form.code,
-                form_version=form.version,
-                version=version,
-                account_id=who.account_id,
-                figures=request.figures,
-                note=request.note,
-                payload_sha256=request.sha256,
-                status=Status.QUEUED,
-                errors=[],
-                on_time=on_time,
-                received_at=received_at,
-                receipt=receipt,
-            )
-        )
-        session.execute(
-            sa.insert(OutboxEntry).values(
-                outbox_values(QUEUE, ACTOR, str(submission_id), received_at, self.relay_delay)
-            )
-        )
+        idempotency = None
+        if key:
+            idempotency = {
+                "account_id": who.account_id,
+                "scope": SCOPE,
+                "key": key,
+                "request_sha256": request.sha256,
+                "resource_id": str(submission_id),
+                "created_at": received_at,
+            }
+        submission = {
+            "id": submission_id,
+            "unit_id": unit.id,
+            "period_id": period.id,
+            "form_code": form.code,
+            "form_version": form.version,
+            "version": version,
+            "account_id": who.account_id,
+            "figures": request.figures,
+            "note": request.note,
+            "payload_sha256": request.sha256,
+            "status": Status.QUEUED.value,
+            "errors": [],
+            "on_time": on_time,
+            "received_at": received_at,
+            "receipt": receipt,
+        }
+        outbox = outbox_values(QUEUE, ACTOR, str(submission_id), received_at, self.relay_delay)
+        _insert_rows(conn, idempotency, submission, outbox)
         session.commit()
         return IntakeResult(submission_id, receipt, replayed=False, on_time=on_time)
+
+
+def _table(model: type[Base]) -> sa.Table:
+    return cast(sa.Table, model.__table__)
+
+
+def _insert_rows(
+    conn: sa.Connection, idempotency: dict[str, Any] | None, submission: dict[str, Any], outbox: dict[str, Any]
+) -> None:
+    """The rows of one submission, in a single round trip on PostgreSQL.
+
+    A repeated Idempotency-Key or a version taken meanwhile fails the statement on a
+    unique index (a concurrent twin waits there until the first commits), and nothing of
+    it is stored. SQLite has no data-modifying CTEs and takes a statement per row.
+    """
+    if conn.dialect.name == "postgresql":
+        params = {**_prefixed("s_", submission), **_prefixed("o_", outbox)}
+        if idempotency:
+            conn.execute(_ALL_WITH_KEY, {**params, **_prefixed("i_", idempotency)})
+        else:
+            conn.execute(_ALL_WITHOUT_KEY, params)
+        return
+    if idempotency:
+        conn.execute(sa.insert(_table(IdempotencyRecord)), idempotency)
+    conn.execute(sa.insert(_table(Submission)), submission)
+    conn.execute(sa.insert(_table(OutboxEntry)), outbox)
+
+
+def _prefixed(prefix: str, row: dict[str, Any]) -> dict[str, Any]:
+    return {prefix + name: value for name, value in row.items()}
+
+
+def _bound_insert(model: type[Base], prefix: str, columns: list[str]) -> sa.Insert:
+    return sa.insert(_table(model)).values({name: sa.bindparam(prefix + name) for name in columns})
+
+
+_SUBMISSION_COLUMNS = [
+    "id", "unit_id", "period_id", "form_code", "form_version", "version", "account_id", "figures", "note",
+    "payload_sha256", "status", "errors", "on_time", "received_at", "receipt",
+]  # fmt: skip
+_OUTBOX_COLUMNS = ["queue", "actor", "resource_id", "attempts", "next_attempt_at", "created_at"]
+_IDEMPOTENCY_COLUMNS = ["account_id", "scope", "key", "request_sha256", "resource_id", "created_at"]
+# Statements built once: building an insert per request cost more than its round trip.
+_ALL_WITHOUT_KEY = _bound_insert(OutboxEntry, "o_", _OUTBOX_COLUMNS).add_cte(
+    _bound_insert(Submission, "s_", _SUBMISSION_COLUMNS).cte("submission")
+)
+_ALL_WITH_KEY = _ALL_WITHOUT_KEY.add_cte(_bound_insert(IdempotencyRecord, "i_", _IDEMPOTENCY_COLUMNS).cte("idem"))
+# Two versions racing for the same number meet the unique constraint and the loser retries.
+_LATEST_VERSION = sa.select(sa.func.coalesce(sa.func.max(Submission.version), 0)).where(
+    Submission.unit_id == sa.bindparam("unit"),
+    Submission.period_id == sa.bindparam("period"),
+    Submission.form_code == sa.bindparam("form"),
+)
 
 
 def outbox_values(queue: str, actor: str, resource_id: str, now: dt.datetime, delay: dt.timedelta) -> dict[str, Any]:
@@ -223,16 +270,6 @@ def outbox_values(queue: str, actor: str, resource_id: str, now: dt.datetime, de
         "next_attempt_at": now + delay,
         "created_at": now,
     }
-
-
-def _next_version(session: Session, unit_id: int, period_id: int, form_code: str) -> int:
-    # Two versions racing for the same number meet the unique constraint and the loser retries.
-    current = session.scalar(
-        sa.select(sa.func.coalesce(sa.func.max(Submission.version), 0)).where(
-            Submission.unit_id == unit_id, Submission.period_id == period_id, Submission.form_code == form_code
-        )
-    )
-    return int(current or 0) + 1
 
 
 def _check_figures(form: FormVersion, figures: dict[str, int | float]) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 import structlog
 from flask import Flask, Response, json
 from pydantic import ValidationError
+from sqlalchemy.exc import OperationalError
 from werkzeug.exceptions import HTTPException
 
 from models.errors import DomainError
@@ -56,6 +57,15 @@ def register(app: Flask) -> None:
             413: "the body is too large; split it or ask for a higher limit",
         }.get(status, error.description or "")
         return problem(status, error.name, detail)
+
+    @app.errorhandler(OperationalError)
+    def _database_unavailable(error: OperationalError) -> Response:
+        log.warning("database unavailable", error=str(error.orig))
+        response = problem(
+            503, "Service unavailable", "the database did not answer; send it again with the same Idempotency-Key"
+        )
+        response.headers["Retry-After"] = "2"
+        return response
 
     @app.errorhandler(Exception)
     def _unexpected(error: Exception) -> Response:
