@@ -47,6 +47,8 @@ import psycopg
 import redis
 from prometheus_client.parser import text_string_to_metric_families
 
+from kntc.stack import stop_group as stop
+
 ROOT = Path(__file__).resolve().parent.parent
 BIN = ROOT / ".venv" / "bin"
 NETNS_DIR = Path("/run/netns")
@@ -207,21 +209,6 @@ def local_hosts(names: Sequence[str]) -> dict[str, Host]:
 
 
 # --- processes --------------------------------------------------------------------------
-
-
-def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: float = 20) -> None:
-    """Stop a process and its whole group (as tests/helpers.py stop)."""
-    if proc.poll() is None:
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            with suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=timeout_s)
-    with suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def _children(pid: int) -> list[int]:

@@ -152,6 +152,22 @@ def wait_healthy(port: int, started: Sequence[subprocess.Popen[bytes]], log_dir:
     raise StackError(f"the web did not answer on port {port} within {timeout:.0f} s; see {log_dir}")
 
 
+def stop_group(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: float = 20) -> None:
+    """Stop a process started in its own session, and everything in its group."""
+    if proc.poll() is None:
+        with suppress(ProcessLookupError):
+            os.killpg(proc.pid, sig)
+        try:
+            proc.wait(timeout=timeout_s)
+        except subprocess.TimeoutExpired:
+            with suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait(timeout=timeout_s)
+    # Whatever the group leader left behind (forked children) goes too.
+    with suppress(ProcessLookupError):
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
 def _stop_all(started: list[subprocess.Popen[bytes]], timeout: float = 20) -> None:
     for proc in started:
         _signal_group(proc, signal.SIGTERM)

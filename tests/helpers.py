@@ -6,13 +6,12 @@ import datetime as dt
 import http.client
 import json
 import os
-import signal
 import socket
 import subprocess
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +23,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from kntc.stack import stop_group as stop
 from models.accounts import Account
 from models.auth import issue_token
 from models.forms import catalogue
@@ -214,21 +214,6 @@ def running(args: list[str], env: dict[str, str], log: Path) -> Iterator[subproc
             yield proc
         finally:
             stop(proc)
-
-
-def stop(proc: subprocess.Popen[bytes], sig: int = signal.SIGTERM, timeout_s: float = 20) -> None:
-    if proc.poll() is None:
-        with suppress(ProcessLookupError):
-            os.killpg(proc.pid, sig)
-        try:
-            proc.wait(timeout=timeout_s)
-        except subprocess.TimeoutExpired:
-            with suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.wait(timeout=timeout_s)
-    # Whatever the group leader left behind (forked children) goes too.
-    with suppress(ProcessLookupError):
-        os.killpg(proc.pid, signal.SIGKILL)
 
 
 def gunicorn(port: int, workers: int = 2, *extra: str) -> list[str]:
