@@ -6,6 +6,9 @@ STAMP := $(VENV)/.installed
 PG_ADMIN_URL ?= postgresql://postgres@127.0.0.1:5432/postgres
 export TEST_DATABASE_URL ?= postgresql+psycopg://postgres@127.0.0.1:5432/kntc_test
 export TEST_REDIS_URL ?= redis://127.0.0.1:6379/13
+# Its own database, so checkouts side by side can run `make test` at once.
+MIGRATIONS_DB ?= kntc_migrations
+MIGRATIONS_URL := postgresql+psycopg://postgres@127.0.0.1:5432/$(MIGRATIONS_DB)
 
 .PHONY: venv demo test lint types migrations-check unit bench clean lock
 
@@ -32,10 +35,10 @@ types: venv
 
 # One head, upgrade from empty, and no drift between the models and the migrations.
 migrations-check: venv
-	psql "$(PG_ADMIN_URL)" -q -c "DROP DATABASE IF EXISTS kntc_migrations WITH (FORCE)" -c "CREATE DATABASE kntc_migrations"
-	DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/kntc_migrations $(BIN)/alembic heads | grep -c head | grep -qx 1
-	DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/kntc_migrations $(BIN)/alembic upgrade head
-	DATABASE_URL=postgresql+psycopg://postgres@127.0.0.1:5432/kntc_migrations $(BIN)/alembic check
+	psql "$(PG_ADMIN_URL)" -q -c "DROP DATABASE IF EXISTS $(MIGRATIONS_DB) WITH (FORCE)" -c "CREATE DATABASE $(MIGRATIONS_DB)"
+	DATABASE_URL=$(MIGRATIONS_URL) $(BIN)/alembic heads | grep -c head | grep -qx 1
+	DATABASE_URL=$(MIGRATIONS_URL) $(BIN)/alembic upgrade head
+	DATABASE_URL=$(MIGRATIONS_URL) $(BIN)/alembic check
 
 unit: venv
 	$(BIN)/pytest
