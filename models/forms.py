@@ -10,12 +10,17 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from functools import cache
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
+
+from models.form_compute import Compute, FormSpec
 
 FORMS_DIR = Path(__file__).with_name("forms")
 _TERM = re.compile(r"^(?:(\d+)\s*\*\s*)?(\d+)$")
@@ -28,10 +33,47 @@ class Column:
     label: str
     group: tuple[str, ...]
     kind: str  # "count", "amount" or "note"
+    meaning: str  # in English, for people who read the code and the API
+    compute: Compute  # how the figure comes from final records (models/form_compute.py)
 
     @property
     def numeric(self) -> bool:
         return self.kind != "note"
+
+
+@dataclass(frozen=True)
+class HeaderCell:
+    """One cell of the printed header: ``first``..``last`` columns, ``row`` (0 = top), ``rows`` high.
+
+    A column's own label cell reaches down to the last header row, so a column with a
+    shallow group (e.g. "Ghi chú") is one tall merged cell, as on the paper form.
+    """
+
+    label: str
+    first: int
+    last: int
+    row: int
+    rows: int
+    children: tuple[HeaderCell, ...] = ()
+
+
+def _cells(columns: tuple[Column, ...], depth: int, total_depth: int) -> tuple[HeaderCell, ...]:
+    cells: list[HeaderCell] = []
+    i = 0
+    while i < len(columns):
+        column = columns[i]
+        if len(column.group) == depth:
+            cells.append(HeaderCell(column.label, column.number, column.number, depth, total_depth - depth))
+            i += 1
+            continue
+        prefix = column.group[: depth + 1]
+        j = i
+        while j < len(columns) and columns[j].group[: depth + 1] == prefix and len(columns[j].group) > depth:
+            j += 1
+        inner = _cells(columns[i:j], depth + 1, total_depth)
+        cells.append(HeaderCell(prefix[-1], column.number, columns[j - 1].number, depth, 1, inner))
+        i = j
+    return tuple(cells)
 
 
 @dataclass(frozen=True)
@@ -77,6 +119,18 @@ class FormVersion:
     effective_to: dt.date | None
     columns: tuple[Column, ...]
     identities: tuple[Identity, ...]
+    title_en: str = ""
+    crowd_reading: str | None = None  # "of_which" or "disjoint": how crowd columns relate to totals
+    notes: str = ""
+
+    def header(self) -> tuple[HeaderCell, ...]:
+        """The header tree: group cells spanning columns, then one cell per column (see HeaderCell)."""
+        return _cells(self.columns, 0, self.header_depth)
+
+    @property
+    def header_depth(self) -> int:
+        """How many header rows the form prints (above the row of column numbers)."""
+        return max(len(c.group) for c in self.columns) + 1
 
     def in_effect_on(self, day: dt.date) -> bool:
         return self.effective_from <= day and (self.effective_to is None or day <= self.effective_to)
@@ -110,7 +164,9 @@ def _plain(value: Decimal) -> str:
 
 
 def parse_identity(text: str, printed: bool = False) -> Identity:
-    comparator = next(c for c in _COMPARATORS if c in text)
+    comparator = next((c for c in _COMPARATORS if c in text), None)
+    if comparator is None:
+        raise ValueError(f"identity {text!r}: expected 'a = b [= c]', 'a <= b' or 'a >= b'")
     sides = tuple(_parse_side(part) for part in text.split(comparator))
     if len(sides) < 2 or (comparator != "=" and len(sides) != 2):
         raise ValueError(f"identity {text!r}: expected 'a = b [= c]', 'a <= b' or 'a >= b'")
@@ -127,30 +183,117 @@ def _parse_side(text: str) -> Side:
     return Side(terms=tuple(terms))
 
 
+class FormFileError(ValueError):
+    """A form file that cannot be used; the message names the file, the column and the rule."""
+
+
 def load_form(path: Path) -> FormVersion:
-    data = json.loads(path.read_text(encoding="utf-8"))
+    """Read and validate one form file (see ``models/forms/README.md``); FormFileError if it is wrong."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise FormFileError(f"{path.name}: not JSON: {exc}") from exc
+    spec = _validated(path.name, data)
     columns = tuple(
-        Column(number=c["number"], label=c["label"], group=tuple(c.get("group", ())), kind=c.get("kind", "count"))
-        for c in data["columns"]
+        Column(
+            number=c.number,
+            label=c.label,
+            group=tuple(c.group),
+            kind=c.kind,
+            meaning=c.meaning,
+            compute=c.compute,
+        )
+        for c in spec.columns
     )
-    if [c.number for c in columns] != list(range(1, len(columns) + 1)):
-        raise ValueError(f"{path.name}: columns must be numbered 1..N in order")
-    identities = tuple(parse_identity(i["rule"], i.get("printed", False)) for i in data["identities"])
-    for identity in identities:
-        for side in identity.sides:
-            for _, col in side.terms:
-                if not 1 <= col <= len(columns) or not columns[col - 1].numeric:
-                    raise ValueError(f"{path.name}: identity {identity.text!r} names column {col}, not a figure")
+    _check_columns(path.name, columns)
+    identities = tuple(_identity(path.name, i.rule, i.printed, columns) for i in spec.identities)
+    _check_sums(path.name, columns)
+    _check_text(path.name, spec.title, columns)
     return FormVersion(
-        code=data["code"],
-        version=data["version"],
-        title=data["title"],
-        circular=data["circular"],
-        effective_from=dt.date.fromisoformat(data["effective_from"]),
-        effective_to=dt.date.fromisoformat(data["effective_to"]) if data.get("effective_to") else None,
+        code=spec.code,
+        version=spec.version,
+        title=spec.title,
+        circular=spec.circular,
+        effective_from=spec.effective_from,
+        effective_to=spec.effective_to,
         columns=columns,
         identities=identities,
+        title_en=spec.title_en,
+        crowd_reading=spec.crowd_reading,
+        notes=spec.notes,
     )
+
+
+def _validated(name: str, data: Any) -> FormSpec:
+    try:
+        return FormSpec.model_validate(data)
+    except ValidationError as exc:
+        problems = [f"{_where(data, err['loc'])}: {err['msg'].removeprefix('Value error, ')}" for err in exc.errors()]
+        raise FormFileError(f"{name}: " + "; ".join(problems)) from None
+
+
+def _where(data: Any, loc: tuple[int | str, ...]) -> str:
+    """``('columns', 7, 'compute', ...)`` -> ``column 8: compute...``: people read column numbers."""
+    if len(loc) >= 2 and loc[0] == "columns" and isinstance(loc[1], int):
+        raw = data["columns"][loc[1]] if isinstance(data, dict) else {}
+        number = raw.get("number", f"#{loc[1] + 1}") if isinstance(raw, dict) else f"#{loc[1] + 1}"
+        rest = ".".join(str(p) for p in loc[2:] if not str(p).startswith("function-"))
+        return f"column {number}" + (f": {rest}" if rest else "")
+    return ".".join(str(p) for p in loc) or "file"
+
+
+def _check_columns(name: str, columns: tuple[Column, ...]) -> None:
+    numbers = [c.number for c in columns]
+    duplicates = sorted({n for n in numbers if numbers.count(n) > 1})
+    if duplicates:
+        raise FormFileError(f"{name}: duplicate column number(s) {', '.join(map(str, duplicates))}")
+    if numbers != list(range(1, len(columns) + 1)):
+        raise FormFileError(f"{name}: columns must be numbered 1..N in order, found {numbers}")
+    for column in columns:
+        for depth in range(1, len(column.group) + 1):
+            prefix = column.group[:depth]
+            inside = [c.number for c in columns if c.group[:depth] == prefix]
+            if inside != list(range(inside[0], inside[-1] + 1)):
+                raise FormFileError(
+                    f"{name}: column {column.number}: header group {' > '.join(prefix)!r} spans columns {inside},"
+                    " which are not side by side; a merged header cell needs adjacent columns"
+                )
+
+
+def _identity(name: str, text: str, printed: bool, columns: tuple[Column, ...]) -> Identity:
+    try:
+        identity = parse_identity(text, printed)
+    except ValueError as exc:
+        raise FormFileError(f"{name}: {exc}") from None
+    for side in identity.sides:
+        for _, col in side.terms:
+            if not 1 <= col <= len(columns) or not columns[col - 1].numeric:
+                raise FormFileError(f"{name}: identity {text!r} names column {col}, which is not a figure of this form")
+    return identity
+
+
+def _check_sums(name: str, columns: tuple[Column, ...]) -> None:
+    for column in columns:
+        for part in column.compute.sum_of or ():
+            if not 1 <= part <= len(columns) or not columns[part - 1].numeric:
+                raise FormFileError(f"{name}: column {column.number}: sum_of names column {part}, not a figure")
+    for column in columns:
+        _no_cycle(name, columns, column.number, ())
+
+
+def _no_cycle(name: str, columns: tuple[Column, ...], number: int, seen: tuple[int, ...]) -> None:
+    if number in seen:
+        chain = " -> ".join(map(str, (*seen, number)))
+        raise FormFileError(f"{name}: column {seen[0]}: sum_of refers back to itself ({chain})")
+    for part in columns[number - 1].compute.sum_of or ():
+        _no_cycle(name, columns, part, (*seen, number))
+
+
+def _check_text(name: str, title: str, columns: tuple[Column, ...]) -> None:
+    texts = [("title", title)] + [(f"column {c.number}", t) for c in columns for t in (c.label, *c.group)]
+    for where, text in texts:
+        if not unicodedata.is_normalized("NFC", text):
+            raise FormFileError(f"{name}: {where}: {text!r} is not NFC; normalise it (models/text.py)")
 
 
 class FormCatalogue:

@@ -80,8 +80,8 @@ def test_2a_reads_crowd_groups_as_disjoint_from_individuals() -> None:
 
 def test_2a_is_the_legacy_form_and_01_tcd_the_current_one() -> None:
     forms = catalogue()
-    assert forms.codes_in_effect(dt.date(2020, 12, 14)) == ["2a"]
-    assert forms.codes_in_effect(dt.date(2026, 12, 14)) == ["01/TCD"]
+    assert forms.codes_in_effect(dt.date(2020, 12, 14)) == ["2a", "2b"]
+    assert forms.codes_in_effect(dt.date(2026, 12, 14)) == ["01/KQGQ", "01/TCD", "01/XLD", "02/TCD", "03/KQGQ"]
     legacy = forms.in_effect("2a", dt.date(2020, 12, 14))
     assert legacy is not None
     assert legacy.version == "TT03-2013"
