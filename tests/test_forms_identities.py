@@ -1,0 +1,235 @@
+"""The compute specs make every identity of every shipped form true, on any record set.
+
+The SQL compiler comes later (it needs the records tables); here a small reference
+evaluator reads the same vocabulary, with the semantics models/forms/README.md states,
+over random abstract record sets, and every identity must hold. It is the oracle the
+compiled SQL can be compared with. The same evaluator shows the two crowd readings
+(2a disjoint, 01/TCD "of which") on hand-made records.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from models.form_compute import (
+    AMOUNT_FIELDS,
+    BOOL,
+    FILTER_KEYS,
+    OPEN_BOOL,
+    SUM_FIELDS,
+    Compute,
+    Count,
+    FilterValue,
+    NotIn,
+    values_of,
+)
+from models.forms import FORMS_DIR, Column, FormVersion, catalogue, load_form
+
+FILES = sorted(FORMS_DIR.glob("*.json"))
+FIELDS = ("land", "housing", "policy", "civil_service", "judicial", "corruption", "party", "other")
+CASE_LEVEL = ("case_new", "case_result")
+# Each petition's place in a stage: (scopes it belongs to).
+STAGE_PLACES = (
+    frozenset(),  # received long ago and already through this stage, or never entered it
+    frozenset({"carried_over", "to_handle", "completed"}),
+    frozenset({"carried_over", "to_handle", "pending_at_end"}),
+    frozenset({"in_period", "to_handle", "completed"}),
+    frozenset({"in_period", "to_handle", "pending_at_end"}),
+)
+
+
+@dataclass
+class Record:
+    source: str
+    id: int
+    case: int | None
+    rank: int  # date order: the case's representative is the lowest (rank, id)
+    scopes: Mapping[str, frozenset[str]]  # "handling" / "resolution" / "in_period" -> scopes
+    attrs: dict[str, Any] = field(default_factory=dict)
+
+
+def _same(a: Any, b: Any) -> bool:
+    return type(a) is type(b) and a == b
+
+
+def matches(value: Any, wanted: FilterValue) -> bool:
+    hit = any(_same(value, v) for v in values_of(wanted))
+    return not hit if isinstance(wanted, NotIn) else hit
+
+
+def selected(records: Iterable[Record], spec: Count) -> list[Record]:
+    stage = spec.stage or "handling" if spec.from_ == "petitions" else "in_period"
+    return [
+        r
+        for r in records
+        if r.source == spec.from_
+        and spec.scope in r.scopes[stage]
+        and all(matches(r.attrs.get(k), v) for k, v in spec.where.items())
+    ]
+
+
+def measure(records: Iterable[Record], spec: Count) -> Decimal:
+    rows = selected(records, spec)
+    if spec.measure == "rows":
+        return Decimal(len(rows))
+    if spec.measure == "sum":
+        return sum((Decimal(r.attrs[spec.of or ""]) for r in rows), Decimal(0))
+    if not spec.case_by:
+        return Decimal(len({r.case for r in rows}))
+    first: dict[int | None, Record] = {}
+    for r in sorted(rows, key=lambda r: (r.rank, r.id)):
+        first.setdefault(r.case, r)
+    return Decimal(sum(all(matches(r.attrs.get(k), v) for k, v in spec.case_by.items()) for r in first.values()))
+
+
+def compute(form: FormVersion, records: list[Record]) -> dict[int, Decimal]:
+    figures: dict[int, Decimal] = {}
+
+    def of(column: Column) -> Decimal:
+        if column.number not in figures:
+            c: Compute = column.compute
+            if c.count:
+                figures[column.number] = measure(records, c.count)
+            else:
+                figures[column.number] = sum((of(form.columns[p - 1]) for p in c.sum_of or ()), Decimal(0))
+        return figures[column.number]
+
+    for column in form.columns:
+        if column.numeric:
+            of(column)
+    return figures
+
+
+def _pick(rng: random.Random, domain: Any) -> Any:
+    return rng.choice(FIELDS) if domain == "code" else rng.choice(domain)
+
+
+def random_records(rng: random.Random, size: int) -> list[Record]:
+    cases = {c: {k: _pick(rng, FILTER_KEYS["receptions"][k]) for k in CASE_LEVEL} for c in range(max(1, size // 3))}
+    records = []
+    for i in range(size):
+        source = rng.choice(("receptions", "receptions", "reception_sessions", "petitions", "petitions", "petitions"))
+        case = rng.choice(list(cases)) if source != "reception_sessions" else None
+        attrs = {k: _pick(rng, d) for k, d in FILTER_KEYS[source].items() if k not in CASE_LEVEL}
+        if case is not None:
+            attrs.update(cases[case])
+        for name in SUM_FIELDS[source]:
+            attrs[name] = rng.randint(0, 40) if name not in AMOUNT_FIELDS else Decimal(rng.randint(0, 9999)) / 10
+        if source == "receptions":
+            attrs["people"] = rng.randint(5, 30) if attrs["crowd_group"] else rng.randint(1, 4)
+        in_period = frozenset({"in_period"}) if rng.random() < 0.8 else frozenset()
+        scopes = {"in_period": in_period, "handling": rng.choice(STAGE_PLACES), "resolution": rng.choice(STAGE_PLACES)}
+        records.append(Record(source, i, case, rng.randint(0, 20), scopes, attrs))
+    return records
+
+
+@pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)
+def test_identities_hold_on_random_record_sets(path: Path) -> None:
+    form = load_form(path)
+    rng = random.Random(f"{path.name}-2026")
+    for trial in range(300):
+        records = random_records(rng, rng.randint(0, 60))
+        figures = compute(form, records)
+        assert form.check({str(k): v for k, v in figures.items()}) == [], f"trial {trial}"
+
+
+def test_the_oracle_catches_a_definition_that_breaks_its_identity() -> None:
+    """Without withdrawn and suspended cases in column 26, 03/KQGQ's printed 6 = 24 + 26 + 28 fails."""
+    form = catalogue().version("03/KQGQ", "TT02-2021")
+    assert form is not None
+    spec = form.columns[25].compute.count
+    assert spec is not None
+    assert spec.case_by == {"outcome": NotIn.model_validate({"not": ["right", "partly_right"]})}
+    false_only = Compute(count=spec.model_copy(update={"case_by": {"outcome": "wrong"}}))
+    broken = dataclasses.replace(
+        form,
+        columns=(*form.columns[:25], dataclasses.replace(form.columns[25], compute=false_only), *form.columns[26:]),
+    )
+    rng = random.Random(7)
+    rules = set()
+    for _ in range(50):
+        figures = compute(broken, random_records(rng, 40))
+        rules |= {e["rule"] for e in broken.check({str(k): v for k, v in figures.items()})}
+    assert "6 = 7 + 8 + 9 + 10 = 24 + 26 + 28 = 30 + 31" in rules
+
+
+def reception(i: int, case: int, kind: str, people: int, *, new: bool = True, **attrs: Any) -> Record:
+    values = {
+        "kind": kind,
+        "crowd_group": people >= 5,
+        "people": people,
+        "case_new": new,
+        "content_type": "complaint",
+        "field": "land",
+        "case_resolution": "not_resolved",
+        "case_result": "unresolved",
+        **attrs,
+    }
+    return Record("receptions", i, case, i, {"in_period": frozenset({"in_period"})}, values)
+
+
+RECEPTIONS = [
+    reception(1, 1, "regular", 1),
+    reception(2, 2, "regular", 2),
+    reception(3, 2, "regular", 1),
+    reception(4, 3, "regular", 7),  # a crowd group of 7, a new case
+    reception(5, 4, "head", 6, new=False),  # a crowd group received by the head, a repeat case
+]
+
+
+def test_2a_counts_crowd_groups_apart_from_individuals() -> None:
+    form = catalogue().version("2a", "TT03-2013")
+    assert form is not None
+    assert form.crowd_reading == "disjoint"
+    got = compute(form, RECEPTIONS)
+    # Individuals at the desk: 3 turns, 4 people, 2 new cases; the crowd of 7 is not in 1-2.
+    assert [got[c] for c in (1, 2, 3, 4)] == [3, 4, 0, 2]
+    assert [got[c] for c in (5, 6, 7, 8)] == [1, 7, 0, 1]
+    assert [got[c] for c in (9, 10, 13, 14, 15, 16)] == [0, 0, 1, 6, 1, 0]
+    assert got[17] == 4  # four land complaint cases, each once
+
+
+def test_01_tcd_counts_crowd_groups_inside_the_totals() -> None:
+    form = catalogue().version("01/TCD", "TT02-2021")
+    assert form is not None
+    assert form.crowd_reading == "of_which"
+    got = compute(form, RECEPTIONS)
+    # Regular desk: 4 turns and 11 people including the crowd, of which 1 group of 7 people.
+    assert [got[c] for c in (4, 5, 6, 7, 8, 9, 10, 11)] == [4, 11, 3, 0, 1, 7, 1, 0]
+    assert [got[c] for c in (13, 14, 15, 16, 17, 18, 19, 20)] == [1, 6, 0, 1, 1, 6, 0, 1]
+    assert [got[c] for c in (1, 2, 3)] == [5, 17, 4]
+
+
+def test_01_tcd_counts_sessions_even_when_nobody_came() -> None:
+    form = catalogue().version("01/TCD", "TT02-2021")
+    assert form is not None
+    period = {"in_period": frozenset({"in_period"})}
+    sessions = [
+        Record("reception_sessions", 10, None, 1, period, {"kind": "head", "attended": False}),
+        Record("reception_sessions", 11, None, 2, period, {"kind": "head", "attended": True}),
+        Record("reception_sessions", 12, None, 3, period, {"kind": "delegated", "attended": False}),
+    ]
+    got = compute(form, [*RECEPTIONS, *sessions])
+    assert (got[12], got[21], got[13]) == (2, 1, 1)
+    notes = form.columns[29].compute.notes
+    assert notes is not None
+    assert measure(sessions, notes.lines[0].count) == 2
+
+
+def test_the_random_records_respect_the_domains() -> None:
+    """The generator covers every value, including undecided (null) ones, so partitions are really tried."""
+    rng = random.Random(1)
+    records = random_records(rng, 3000)
+    petitions = [r for r in records if r.source == "petitions"]
+    assert {r.attrs["within_competence"] for r in petitions} == set(OPEN_BOOL)
+    assert {r.attrs["anonymous"] for r in petitions} == set(BOOL)
+    assert {r.attrs["outcome"] for r in petitions} >= {None, "withdrawn", "right"}
+    assert all(r.attrs["people"] >= 5 for r in records if r.source == "receptions" and r.attrs["crowd_group"])
