@@ -1,8 +1,10 @@
 """Statistical forms as versioned data files, and the identity rules a report must satisfy.
 
 Each file in ``models/forms/`` is one version of one form (its circular and effective
-dates, columns with their Vietnamese labels, identities). Adding a criterion or a new
-circular's layout is adding a file, not changing code.
+dates, columns with their Vietnamese labels, header groups and ``compute`` specs,
+identities), validated when loaded (``models/forms/README.md`` describes the format, the
+vocabulary lives in ``models/form_compute.py``). Adding a criterion or a new circular's
+layout is adding a file, not changing code.
 """
 
 from __future__ import annotations
@@ -68,7 +70,7 @@ def _cells(columns: tuple[Column, ...], depth: int, total_depth: int) -> tuple[H
             continue
         prefix = column.group[: depth + 1]
         j = i
-        while j < len(columns) and columns[j].group[: depth + 1] == prefix and len(columns[j].group) > depth:
+        while j < len(columns) and columns[j].group[: depth + 1] == prefix:
             j += 1
         inner = _cells(columns[i:j], depth + 1, total_depth)
         cells.append(HeaderCell(prefix[-1], column.number, columns[j - 1].number, depth, 1, inner))
@@ -297,11 +299,17 @@ def _check_text(name: str, title: str, columns: tuple[Column, ...]) -> None:
 
 
 class FormCatalogue:
-    """Every version of every form, looked up by code and the day it must be in effect."""
+    """Every version of every form, looked up by code and the day it must be in effect.
+
+    On a day, the version in effect is the one with the latest ``effective_from`` on or
+    before it (and not past its ``effective_to``): a new version needs no edit of the old.
+    """
 
     def __init__(self, versions: Iterable[FormVersion]) -> None:
         self._by_code: dict[str, list[FormVersion]] = {}
         for form in versions:
+            if self.version(form.code, form.version):
+                raise FormFileError(f"form {form.code} version {form.version} is defined twice; give each file its own")
             self._by_code.setdefault(form.code, []).append(form)
 
     @property
@@ -312,10 +320,8 @@ class FormCatalogue:
         return code in self._by_code
 
     def in_effect(self, code: str, day: dt.date) -> FormVersion | None:
-        for form in self._by_code.get(code, []):
-            if form.in_effect_on(day):
-                return form
-        return None
+        candidates = [form for form in self._by_code.get(code, []) if form.in_effect_on(day)]
+        return max(candidates, key=lambda form: form.effective_from, default=None)
 
     def version(self, code: str, version: str) -> FormVersion | None:
         return next((f for f in self._by_code.get(code, []) if f.version == version), None)

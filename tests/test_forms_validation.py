@@ -163,9 +163,8 @@ def test_not_json_is_named(tmp_path: Path) -> None:
 
 def test_a_new_criterion_is_a_new_file_version(tmp_path: Path) -> None:
     """An official letter asks for a new figure from 2027: a new version of 02/TCD, no code change."""
-    raw = json.loads((FORMS_DIR / "02-TCD.TT02-2021.json").read_text(encoding="utf-8"))
-    old = copy.deepcopy(raw)
-    old["effective_to"] = "2027-03-14"
+    shipped = (FORMS_DIR / "02-TCD.TT02-2021.json").read_text(encoding="utf-8")
+    raw = json.loads(shipped)
     notes = raw["columns"].pop()
     raw["columns"].append(
         {
@@ -179,8 +178,9 @@ def test_a_new_criterion_is_a_new_file_version(tmp_path: Path) -> None:
     raw["columns"].append({**notes, "number": 18})
     raw["identities"].append({"rule": "17 <= 1", "why": "of which"})
     raw.update(version="CV-2027", effective_from="2027-03-15")
-    for name, data in (("02-TCD.TT02-2021.json", old), ("02-TCD.CV-2027.json", raw)):
-        (tmp_path / name).write_text(json.dumps(data, ensure_ascii=False), encoding="utf-8")
+    # The shipped version stays as it is: reports were made with it.
+    (tmp_path / "02-TCD.TT02-2021.json").write_text(shipped, encoding="utf-8")
+    (tmp_path / "02-TCD.CV-2027.json").write_text(json.dumps(raw, ensure_ascii=False), encoding="utf-8")
     forms = catalogue(tmp_path)
     before, after = forms.in_effect("02/TCD", dt.date(2027, 3, 14)), forms.in_effect("02/TCD", dt.date(2027, 6, 14))
     assert before is not None
@@ -190,3 +190,11 @@ def test_a_new_criterion_is_a_new_file_version(tmp_path: Path) -> None:
     assert after.check({"1": 3, "3": 3, "9": 3, "2": 1, "4": 1, "10": 1, "17": 4}) == [
         {"rule": "17 <= 1", "message": "17 <= 1 does not hold: 17 is 4; 1 is 3"}
     ]
+
+
+def test_one_version_defined_twice_is_refused(tmp_path: Path) -> None:
+    shipped = (FORMS_DIR / "2b.TT03-2013.json").read_text(encoding="utf-8")
+    for name in ("2b.TT03-2013.json", "2b.copy.json"):
+        (tmp_path / name).write_text(shipped, encoding="utf-8")
+    with pytest.raises(FormFileError, match="form 2b version TT03-2013 is defined twice"):
+        catalogue(tmp_path)
