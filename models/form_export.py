@@ -102,9 +102,10 @@ def render_xlsx(report: Report) -> bytes:
     _header(sheet, report.form)
     numbers_row = FIRST_HEADER_ROW + report.form.header_depth
     _numbers(sheet, report.form, numbers_row)
-    _body(sheet, report, numbers_row + 1)
+    last_row = _body(sheet, report, numbers_row + 1)
+    _signatures(sheet, last_row + 2, width)
     _widths(sheet, report.form)
-    sheet.freeze_panes = sheet.cell(row=numbers_row + 1, column=len(LEAD) + 1)
+    _page(sheet, numbers_row)
     out = io.BytesIO()
     book.save(out)
     return out.getvalue()
@@ -167,7 +168,8 @@ def _numbers(sheet: Any, form: FormVersion, row: int) -> None:
         cell.font = Font(italic=True)
 
 
-def _body(sheet: Any, report: Report, first_row: int) -> None:
+def _body(sheet: Any, report: Report, first_row: int) -> int:
+    """The children and the total; returns the total's row."""
     rows = report.rows()
     for i, (code, name, figures) in enumerate(rows):
         row = first_row + i
@@ -188,6 +190,32 @@ def _body(sheet: Any, report: Report, first_row: int) -> None:
     last = first_row + len(rows) - 1
     sheet.merge_cells(start_row=last, start_column=1, end_row=last, end_column=2)
     sheet.cell(row=last, column=1, value=TOTAL_LABEL).alignment = Alignment(horizontal="center")
+    return last
+
+
+def _signatures(sheet: Any, row: int, width: int) -> None:
+    """Who signs the paper form: the preparer on the left, the head of the unit on the right."""
+    half = width // 2
+    for left, right, title, hint in (
+        (1, half, "NGƯỜI LẬP BIỂU", "(Ký, ghi rõ họ tên)"),
+        (half + 1, width, "THỦ TRƯỞNG ĐƠN VỊ", "(Ký tên, đóng dấu)"),
+    ):
+        for offset, text, font in ((0, title, Font(bold=True)), (1, hint, Font(italic=True))):
+            cell = sheet.cell(row=row + offset, column=left, value=text)
+            cell.font = font
+            cell.alignment = Alignment(horizontal="center")
+            sheet.merge_cells(start_row=row + offset, start_column=left, end_row=row + offset, end_column=right)
+
+
+def _page(sheet: Any, numbers_row: int) -> None:
+    """Landscape, one page wide, the header repeated on every printed page; panes frozen below it."""
+    sheet.freeze_panes = sheet.cell(row=numbers_row + 1, column=len(LEAD) + 1)
+    sheet.page_setup.orientation = "landscape"
+    sheet.page_setup.paperSize = sheet.PAPERSIZE_A4
+    sheet.sheet_properties.pageSetUpPr.fitToPage = True
+    sheet.page_setup.fitToWidth = 1
+    sheet.page_setup.fitToHeight = 0
+    sheet.print_title_rows = f"{FIRST_HEADER_ROW}:{numbers_row}"
 
 
 def _widths(sheet: Any, form: FormVersion) -> None:

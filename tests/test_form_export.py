@@ -115,8 +115,14 @@ def test_01_tcd_xlsx_is_laid_out_like_the_paper_form() -> None:
     assert sheet["AF13"].value == "1 kỳ tiếp không ai đến"
     assert sheet["C13"].number_format == "#,##0"
     assert sheet["C13"].font.bold
-    assert sheet.max_row == 13
     assert sheet.freeze_panes == "C11"
+    # Signatures under the table, and a page that prints like the paper form.
+    assert (sheet["A15"].value, sheet["A16"].value) == ("NGƯỜI LẬP BIỂU", "(Ký, ghi rõ họ tên)")
+    assert (sheet["Q15"].value, sheet["Q16"].value) == ("THỦ TRƯỞNG ĐƠN VỊ", "(Ký tên, đóng dấu)")
+    assert {"A15:P15", "Q15:AF15"} <= cells
+    assert sheet.max_row == 16
+    assert sheet.page_setup.orientation == "landscape"
+    assert sheet.print_title_rows == "$6:$10"
 
 
 def test_amounts_keep_their_decimals() -> None:
