@@ -145,6 +145,8 @@ def _check_filters(where: dict[str, FilterValue], source: str, what: str) -> Non
         if key not in allowed:
             raise ValueError(f"{what}: unknown filter key {key!r} for {source}; allowed: {', '.join(sorted(allowed))}")
         domain = allowed[key]
+        if not values_of(value):
+            raise ValueError(f"{what}: {key} names no value; an empty list would match nothing (or everything)")
         for item in values_of(value):
             if domain == "code":
                 if not (isinstance(item, str) and item.strip()):
@@ -175,6 +177,11 @@ class Count(BaseModel):
             raise ValueError(f"stage applies to petitions only, not {source}")
         _check_filters(self.where, source, "where")
         _check_filters(self.case_by, source, "case_by")
+        self._check_measure()
+        return self
+
+    def _check_measure(self) -> None:
+        source = self.from_
         if self.case_by and self.measure != "cases":
             raise ValueError("case_by applies only with measure 'cases'")
         if self.measure == "cases" and source == "reception_sessions":
@@ -183,7 +190,6 @@ class Count(BaseModel):
             raise ValueError("give 'of' (the field to add) exactly when measure is 'sum'")
         if self.of is not None and self.of not in SUM_FIELDS[source]:
             raise ValueError(f"of {self.of!r} is not a numeric field of {source}: {', '.join(SUM_FIELDS[source])}")
-        return self
 
     @property
     def is_amount(self) -> bool:

@@ -56,6 +56,21 @@ CASES: list[tuple[str, Edit, str]] = [
         lambda raw: count_of(raw, 8)["where"].update(crowd_group=1),
         r"column 8: .*crowd_group = 1 is not one of true, false",
     ),
+    (
+        "filter naming no value",
+        lambda raw: count_of(raw, 8)["where"].update(kind=[]),
+        r"column 8: .*kind names no value",
+    ),
+    (
+        "counting cases of sessions",
+        lambda raw: count_of(raw, 12).update(measure="cases"),
+        r"column 12: .*reception_sessions belong to no case",
+    ),
+    (
+        "stage for receptions",
+        lambda raw: count_of(raw, 4).update(stage="resolution"),
+        r"column 4: .*stage applies to petitions only",
+    ),
     ("column without compute", drop_compute, r"broken\.json: column 8: compute: Field required"),
     (
         "two ways of computing one column",
