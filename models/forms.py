@@ -196,17 +196,11 @@ def load_form(path: Path) -> FormVersion:
     except json.JSONDecodeError as exc:
         raise FormFileError(f"{path.name}: not JSON: {exc}") from exc
     spec = _validated(path.name, data)
-    columns = tuple(
-        Column(
-            number=c.number,
-            label=c.label,
-            group=tuple(c.group),
-            kind=c.kind,
-            meaning=c.meaning,
-            compute=c.compute,
+    if spec.effective_to is not None and spec.effective_to < spec.effective_from:
+        raise FormFileError(
+            f"{path.name}: effective_to {spec.effective_to} is before effective_from {spec.effective_from}"
         )
-        for c in spec.columns
-    )
+    columns = tuple(Column(c.number, c.label, tuple(c.group), c.kind, c.meaning, c.compute) for c in spec.columns)
     _check_columns(path.name, columns)
     identities = tuple(_identity(path.name, i.rule, i.printed, columns) for i in spec.identities)
     _check_sums(path.name, columns)

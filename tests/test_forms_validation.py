@@ -113,6 +113,11 @@ CASES: list[tuple[str, Edit, str]] = [
         r"column 1: header group 'Tổng số' spans columns \[1, 2, 3, 5\], which are not side by side",
     ),
     ("label not NFC", decomposed_label, r"broken\.json: column 4: 'Tie.+' is not NFC; normalise it"),
+    (
+        "ends before it starts",
+        lambda raw: raw.update(effective_to="2021-07-31"),
+        r"broken\.json: effective_to 2021-07-31 is before effective_from 2021-08-01",
+    ),
     ("unknown key in the file", lambda raw: raw.update(colour="red"), r"broken\.json: colour: Extra inputs"),
     (
         "scope the records do not have",
