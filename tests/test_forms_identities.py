@@ -81,7 +81,7 @@ def measure(records: Iterable[Record], spec: Count) -> Decimal:
     if spec.measure == "rows":
         return Decimal(len(rows))
     if spec.measure == "sum":
-        return sum((Decimal(r.attrs[spec.of or ""]) for r in rows), Decimal(0))
+        return sum((Decimal(r.attrs.get(spec.of or "", 0)) for r in rows), Decimal(0))  # null adds nothing
     if not spec.case_by:
         return Decimal(len({r.case for r in rows}))
     first: dict[int | None, Record] = {}
@@ -233,3 +233,78 @@ def test_the_random_records_respect_the_domains() -> None:
     assert {r.attrs["anonymous"] for r in petitions} == set(BOOL)
     assert {r.attrs["outcome"] for r in petitions} >= {None, "withdrawn", "right"}
     assert all(r.attrs["people"] >= 5 for r in records if r.source == "receptions" and r.attrs["crowd_group"])
+
+
+def petition(i: int, case: int, rank: int, handling: frozenset[str] = STAGE_PLACES[4], **attrs: Any) -> Record:
+    values = {
+        "via_reception": True,
+        "content_type": "complaint",
+        "within_competence": True,
+        "eligible": True,
+        "anonymous": False,
+        "multi_signatory": False,
+        "state": "accepted",
+        "outcome": None,
+        "case_resolution": "not_resolved",
+        **attrs,
+    }
+    return Record("petitions", i, case, rank, {"handling": handling, "resolution": frozenset()}, values)
+
+
+def test_02_tcd_counts_a_case_once_by_its_first_petition() -> None:
+    form = catalogue().version("02/TCD", "TT02-2021")
+    assert form is not None
+    records = [
+        # Case 1: a complaint within competence, then a denunciation outside it that was forwarded.
+        petition(1, 1, rank=1),
+        petition(2, 1, rank=2, content_type="denunciation", within_competence=False, state="forwarded"),
+        # Case 2: one recommendation, competence not decided yet.
+        petition(3, 2, rank=1, content_type="recommendation", within_competence=None, state="received"),
+        # Not received through a reception: not on this form.
+        petition(4, 3, rank=1, via_reception=False),
+    ]
+    got = compute(form, records)
+    assert [got[c] for c in (1, 3, 5, 7, 9, 11)] == [3, 1, 1, 1, 2, 1]  # petitions, each in its own column
+    assert [got[c] for c in (2, 4, 6, 8, 10, 12, 13, 14, 15)] == [2, 1, 0, 1, 2, 0, 0, 0, 0]  # cases, once each
+    assert got[16] == 0
+
+
+def test_01_xld_2024_splits_petitions_to_handle_by_origin_and_result() -> None:
+    form = catalogue().version("01/XLD", "TT01-2024")
+    assert form is not None
+    carried_done, carried_pending, new_done, new_pending = STAGE_PLACES[1:]
+    records = [
+        petition(1, 1, 1, carried_done, state="guided", within_competence=False),
+        petition(2, 2, 1, carried_pending, eligible=None, state="classified"),
+        petition(3, 3, 1, new_done, state="forwarded", within_competence=False, reply_received=True),
+        petition(4, 4, 1, new_done, eligible=False, state="returned"),
+        petition(5, 5, 1, new_pending, state="received"),
+        petition(6, 6, 1, frozenset(), state="resolved"),  # handled in an earlier period: not here
+    ]
+    got = compute(form, records)
+    assert [got[c] for c in (1, 2, 3, 4, 5)] == [5, 2, 3, 3, 2]
+    assert [got[c] for c in (6, 7, 8, 14, 18, 19, 20, 21, 22)] == [2, 2, 2, 0, 2, 1, 1, 0, 1]
+
+
+def test_03_kqgq_counts_withdrawn_denunciations_as_no_violation_found() -> None:
+    form = catalogue().version("03/KQGQ", "TT02-2021")
+    assert form is not None
+    done = STAGE_PLACES[3]
+
+    def denunciation(i: int, outcome: str, repeat: bool = False) -> Record:
+        record = petition(i, i, 1, content_type="denunciation", outcome=outcome, on_time=True)
+        record.attrs["case_resolution"] = "resolved_once" if repeat else "not_resolved"
+        record.scopes = {"handling": frozenset(), "resolution": done}
+        return record
+
+    records = [
+        denunciation(1, "right"),
+        denunciation(2, "wrong", repeat=True),
+        denunciation(3, "withdrawn", repeat=True),
+        denunciation(4, "partly_right"),
+    ]
+    got = compute(form, records)
+    assert [got[c] for c in (1, 3, 4, 5)] == [4, 4, 4, 2]
+    assert [got[c] for c in (6, 7, 8, 9, 10)] == [4, 2, 1, 1, 0]
+    assert [got[c] for c in (24, 25, 26, 27, 28, 29)] == [1, 0, 2, 1, 1, 0]
+    assert [got[c] for c in (30, 31)] == [4, 0]
