@@ -222,8 +222,9 @@ def test_2a_blocks_of_individuals_and_crowds_are_disjoint_siblings() -> None:
             assert group.compute.count is not None
             assert person.compute.count.where["crowd_group"] is False
             assert group.compute.count.where["crowd_group"] is True
-            assert person.group[:-1] == group.group[:-1] or person.group[0] == group.group[0]
-            assert "Đoàn đông người" in group.group
+            # Siblings under the same channel: [channel, "Cá nhân", ...] beside [channel, "Đoàn đông người", ...].
+            assert person.group[0] == group.group[0]
+            assert (person.group[1], group.group[1]) == ("Cá nhân", "Đoàn đông người")
             assert not any("Trong đó" in g for g in group.group), "2a crowds are siblings, not 'of which'"
 
 
