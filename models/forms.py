@@ -38,6 +38,10 @@ class Column:
     meaning: str  # in English, for people who read the code and the API
     compute: Compute  # how the figure comes from final records (models/form_compute.py)
 
+    def __hash__(self) -> int:
+        # The compute spec holds dicts; a column is known by its number and label within a form.
+        return hash((self.number, self.label))
+
     @property
     def numeric(self) -> bool:
         return self.kind != "note"
@@ -124,6 +128,10 @@ class FormVersion:
     title_en: str = ""
     crowd_reading: str | None = None  # "of_which" or "disjoint": how crowd columns relate to totals
     notes: str = ""
+
+    def __hash__(self) -> int:
+        # A form version is known by its code and version (a compiled query can be cached on it).
+        return hash((self.code, self.version))
 
     def header(self) -> tuple[HeaderCell, ...]:
         """The header tree: group cells spanning columns, then one cell per column (see HeaderCell)."""

@@ -312,3 +312,12 @@ def test_the_header_tree_spans_the_columns_of_each_group() -> None:
     cases = head.children[0].children[3]
     assert (cases.label, cases.first, cases.last, cases.row) == ("Số vụ việc", 15, 16, 2)
     assert [(c.label, c.row, c.rows) for c in cases.children] == [("Tiếp lần đầu", 3, 1), ("Tiếp nhiều lần", 3, 1)]
+
+
+def test_a_form_version_can_key_a_cache() -> None:
+    form = catalogue().version("01/TCD", "TT02-2021")
+    assert form is not None
+    again = load_form(FORMS_DIR / "01-TCD.TT02-2021.json")
+    assert again == form
+    assert {form: 1}[again] == 1
+    assert len({*form.columns, *again.columns}) == 30
