@@ -174,13 +174,15 @@ def _body(sheet: Any, report: Report, first_row: int) -> int:
     for i, (code, name, figures) in enumerate(rows):
         row = first_row + i
         total = i == len(rows) - 1
-        sheet.cell(row=row, column=1, value=code)
-        sheet.cell(row=row, column=2, value=name)
+        _text(sheet.cell(row=row, column=1), code)
+        _text(sheet.cell(row=row, column=2), name)
         for column in report.form.columns:
-            cell = sheet.cell(row=row, column=_xl(column.number), value=value(column, figures))
+            cell = sheet.cell(row=row, column=_xl(column.number))
             if column.numeric:
+                cell.value = value(column, figures)
                 cell.number_format = AMOUNT_FORMAT if column.kind == "amount" else COUNT_FORMAT
             else:
+                _text(cell, str(value(column, figures)))
                 cell.alignment = Alignment(wrap_text=True, vertical="top")
         for col in range(1, len(LEAD) + len(report.form.columns) + 1):
             cell = sheet.cell(row=row, column=col)
@@ -191,6 +193,13 @@ def _body(sheet: Any, report: Report, first_row: int) -> int:
     sheet.merge_cells(start_row=last, start_column=1, end_row=last, end_column=2)
     sheet.cell(row=last, column=1, value=TOTAL_LABEL).alignment = Alignment(horizontal="center")
     return last
+
+
+def _text(cell: Any, text: str) -> None:
+    """Text typed by people (names, notes) stays text: "=..." must never become a formula."""
+    cell.value = text or None
+    if text:
+        cell.data_type = "s"
 
 
 def _signatures(sheet: Any, row: int, width: int) -> None:
@@ -241,7 +250,10 @@ def render_csv(report: Report) -> bytes:
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(csv_header(report.form))
     for code, name, figures in report.rows():
-        writer.writerow([code, name, *(_plain(value(c, figures)) for c in report.form.columns)])
+        cells = [
+            _plain(value(c, figures)) if c.numeric else _inert(str(value(c, figures))) for c in report.form.columns
+        ]
+        writer.writerow([_inert(code), _inert(name), *cells])
     return out.getvalue().encode("utf-8-sig")
 
 
@@ -249,3 +261,8 @@ def _plain(figure: Figure) -> str:
     if isinstance(figure, float) and figure.is_integer():
         return str(int(figure))
     return "" if figure is None else str(figure)
+
+
+def _inert(text: str) -> str:
+    """Text a spreadsheet would run as a formula (=, +, -, @ first) gets a leading apostrophe."""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text

@@ -190,3 +190,14 @@ def test_csv_writes_amounts_as_plain_decimals() -> None:
     rows = list(csv.reader(io.StringIO(render_csv(report("01/KQGQ", "TT02-2021", result)).decode("utf-8-sig"))))
     assert rows[0][8] == "(7) Kiến nghị thu hồi cho Nhà nước > Tiền (triệu đồng)"
     assert rows[1][8:10] == ["1250.5", "300"]
+
+
+def test_text_typed_by_people_never_becomes_a_formula() -> None:
+    risky = '=HYPERLINK("http://example.invalid","bấm vào đây")'
+    result = {"columns": {"1": 1, "4": 1, "30": risky}, "children": [{"unit": "+79", "columns": {"30": "@SUM(A1)"}}]}
+    sheet = sheet_of(render_xlsx(report(result=result)))
+    assert (sheet["AF12"].value, sheet["AF12"].data_type) == (risky, "s")  # the total row: one child above it
+    assert (sheet["A11"].value, sheet["A11"].data_type) == ("+79", "s")
+    assert (sheet["AF11"].value, sheet["AF11"].data_type) == ("@SUM(A1)", "s")
+    rows = list(csv.reader(io.StringIO(render_csv(report(result=result)).decode("utf-8-sig"))))
+    assert (rows[1][0], rows[1][-1], rows[2][-1]) == ("'+79", "'@SUM(A1)", "'" + risky)
