@@ -171,6 +171,9 @@ def test_upload_problems_are_problem_json_and_store_nothing(
 
     status, body = upload(client, token, b"\x89PNG" + b"\x00" * 1500, "big.png")
     assert status == 413 and body["errors"][0]["field"] == "file" and "1,000 bytes" in body["detail"]
+    # Refused from its Content-Length alone, before the body is read.
+    status, body = upload(client, token, b"\x89PNG" + b"\x00" * 100_000, "huge.png")
+    assert status == 413 and "1,000 bytes" in body["detail"]
     status, body = upload(client, token, b"", "empty.pdf")
     assert status == 422 and body["errors"] == [
         {"field": "file", "message": "the file is empty; choose the file again"}
