@@ -42,6 +42,7 @@ bp = Blueprint("attachments", __name__, url_prefix="/api/v1/attachments")
 log = structlog.get_logger(__name__)
 # Room for the multipart boundaries and part headers around the file itself.
 MULTIPART_SLACK_BYTES = 64 * 1024
+WHO_MAY_READ = "its uploaders and accounts above a unit of a record that references it may read an attachment"
 
 
 def _may_upload() -> None:
@@ -113,8 +114,7 @@ def _readable(raw_id: str) -> Attachment:
     attachment_id = parse_id(raw_id)
     attachment = readable(db(), principal(), attachment_id) if attachment_id else None
     if attachment is None:
-        raise NotFound(f"no attachment {raw_id} that you may read; an attachment is readable by its uploaders "
-                       "and by accounts above a unit of a record that references it")  # fmt: skip
+        raise NotFound(f"no attachment {raw_id} that you may read; {WHO_MAY_READ}")
     return attachment
 
 
