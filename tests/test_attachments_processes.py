@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import http.client
+import json
 import os
 import signal
 import subprocess
@@ -16,7 +18,19 @@ from attachment_files import photo, png
 from attachments_support import counts, show, upload
 from conftest import _service_down
 from flask import Flask
-from helpers import BIN, World, auth, dramatiq_workers, free_port, running, service_env, stop, wait_until
+from helpers import (
+    BIN,
+    World,
+    auth,
+    dramatiq_workers,
+    free_port,
+    gunicorn,
+    http_up,
+    running,
+    service_env,
+    stop,
+    wait_until,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.attachments import Attachment
@@ -74,6 +88,41 @@ def test_a_worker_killed_mid_job_leaves_nothing_stuck(
         wait_until(lambda: statuses(sessions) == {"ready": 3}, 45, "every attachment is ready", second)
     assert counts(sessions)["outbox"] == 0
     assert all(show(client, token, i)[1]["width"] == 640 for i in ids)
+
+
+def chunked_upload(port: int, token: str, data: bytes) -> tuple[int, dict[str, Any]]:
+    """A multipart upload with Transfer-Encoding: chunked (no Content-Length to trust)."""
+    boundary = "b0undary"
+    head = f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="scan.png"\r\n\r\n'.encode()
+    body = [head, *(data[i : i + 65536] for i in range(0, len(data), 65536)), f"\r\n--{boundary}--\r\n".encode()]
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        headers = {"Authorization": f"Bearer {token}", "Content-Type": f"multipart/form-data; boundary={boundary}"}
+        conn.request("POST", "/api/v1/attachments", body=iter(body), headers=headers, encode_chunked=True)
+        response = conn.getresponse()
+        return response.status, json.loads(response.read() or b"{}")
+    except (BrokenPipeError, ConnectionResetError):
+        return 0, {}  # the server answered and closed while the client was still sending
+    finally:
+        conn.close()
+
+
+@pytest.mark.slow
+def test_gunicorn_enforces_the_limit_on_a_chunked_upload(
+    world: World, sessions: sessionmaker[Session], store: Path, tmp_path: Path
+) -> None:
+    env = service_env(tmp_path, KNTC_STORAGE_URL=f"file://{store}", KNTC_MAX_ATTACHMENT_BYTES="1000000")
+    port = free_port()
+    token = world.tokens["x1-reporter"]
+    with running(gunicorn(port, 1), env, tmp_path / "gunicorn.log") as proc:
+        wait_until(lambda: http_up(port), 60, "gunicorn answers", proc)
+        status, body = chunked_upload(port, token, png(400, 300) + b"\x00" * 500_000)
+        assert status == 202 and body["status"] == "processing"
+        status, body = chunked_upload(port, token, b"\x89PNG" + b"\x00" * 1_500_000)
+        assert status == 413 and "1,000,000 bytes" in body["detail"]
+    assert counts(sessions)["attachments"] == 1
+    assert len([p for p in (store / "objects").rglob("*") if p.is_file()]) == 1
+    assert list((store / "tmp").iterdir()) == [], "the refused upload left no staging file"
 
 
 # --- S3-compatible storage ------------------------------------------------------------
