@@ -12,9 +12,10 @@ import os
 import shutil
 import tempfile
 import threading
+import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, Protocol
 from urllib.parse import urlparse
@@ -60,6 +61,23 @@ def new_staging_file(staging_dir: Path) -> Path:
     fd, name = tempfile.mkstemp(dir=staging_dir, prefix="upload-", suffix=".part")
     os.close(fd)
     return Path(name)
+
+
+def sweep_staging(staging_dir: Path, older_than_s: float = 86_400) -> int:
+    """Delete staging files older than ``older_than_s`` (uploads of a process that died); returns how many.
+
+    Live uploads write to their file continuously, so an old modification time means dead.
+    """
+    if not staging_dir.is_dir():
+        return 0
+    cutoff = time.time() - older_than_s
+    removed = 0
+    for path in staging_dir.iterdir():
+        with suppress(FileNotFoundError):
+            if path.is_file() and path.stat().st_mtime < cutoff:
+                path.unlink()
+                removed += 1
+    return removed
 
 
 def fsync_file(path: Path) -> None:

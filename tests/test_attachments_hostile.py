@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import resource
+import time
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -32,7 +34,7 @@ from models.attachment_processing import process
 from models.attachments import QUEUE
 from models.documents import Rejected, analyse
 from models.outbox import relay_once
-from models.storage import FileStorage, object_key
+from models.storage import FileStorage, object_key, sweep_staging
 from models.submissions import OutboxEntry
 
 HOSTILE: list[tuple[str, Callable[[], bytes], str, str]] = [
@@ -160,6 +162,18 @@ def test_a_worker_dying_mid_processing_leaves_the_attachment_to_be_processed_aga
     after = row(sessions, attachment_id)
     assert outcome.status == "duplicate"
     assert (after.status, after.processed_at, after.width) == (before.status, before.processed_at, before.width)
+
+
+def test_staging_files_left_by_a_crash_are_swept(tmp_path: Path) -> None:
+    staging = tmp_path / "tmp"
+    staging.mkdir()
+    dead, live = staging / "upload-dead.part", staging / "upload-live.part"
+    dead.write_bytes(b"half an upload")
+    live.write_bytes(b"being written")
+    day_ago = time.time() - 2 * 86_400
+    os.utime(dead, (day_ago, day_ago))
+    assert sweep_staging(staging) == 1
+    assert list(staging.iterdir()) == [live]
 
 
 def test_bytes_are_durable_before_the_row_and_a_missing_object_is_not_served(

@@ -17,7 +17,7 @@ from models.directory import Directory
 from models.forms import FormCatalogue, catalogue
 from models.intake import Intake
 from models.receipts import Signer, load_signer
-from models.storage import Storage, open_storage
+from models.storage import Storage, open_storage, sweep_staging
 
 
 @dataclass
@@ -43,6 +43,7 @@ class Services:
         intake = Intake(directory, forms, signer, dt.timedelta(seconds=settings.relay_delay_seconds))
         client = None if settings.embedded else redis_client(settings)
         storage = open_storage(settings)
+        sweep_staging(storage.staging_dir)  # what uploads cut off by a crash left behind
         return cls(settings, engine, sessions, directory, forms, signer, intake, client, storage)
 
 
