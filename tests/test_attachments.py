@@ -8,6 +8,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pypdf
+import pytest
 import redis
 from attachment_files import photo, png, text_pdf
 from attachments_support import counts, row, show, stored_files, upload
@@ -16,6 +17,9 @@ from helpers import World, auth, queued_messages
 from PIL import Image
 from prometheus_client import REGISTRY
 from sqlalchemy.orm import Session, sessionmaker
+
+from kntc.settings import Settings
+from models.storage import FileStorage, S3Storage, open_storage
 
 
 def received_bytes() -> float:
@@ -220,3 +224,18 @@ def test_metrics_have_the_attachments_queue_and_processing_figures(
     assert rejected("empty") == empty_before + 1
     text = att_client.get("/metrics").get_data(as_text=True)
     assert 'kntc_queue_depth{queue="attachments"} 0.0' in text
+
+
+def test_settings_choose_the_storage(tmp_path: Path) -> None:
+    settings = Settings.from_env({"KNTC_DATA_DIR": str(tmp_path), "KNTC_MAX_ATTACHMENT_BYTES": "2000000"})
+    assert settings.max_attachment_bytes == 2_000_000
+    default = open_storage(settings)
+    assert isinstance(default, FileStorage) and default.root == tmp_path / "attachments"
+    elsewhere = open_storage(settings.with_changes(storage_url="file:///srv/kntc-files"))
+    assert isinstance(elsewhere, FileStorage) and elsewhere.root == Path("/srv/kntc-files")
+    s3 = open_storage(Settings.from_env({"KNTC_STORAGE_URL": "s3://kntc-79/attachments/", "KNTC_S3_REGION": "ap-1"}))
+    assert isinstance(s3, S3Storage) and (s3.bucket, s3.prefix, s3.settings.s3_region) == (
+        "kntc-79", "attachments/", "ap-1",
+    )  # fmt: skip
+    with pytest.raises(ValueError, match="KNTC_STORAGE_URL must be"):
+        open_storage(settings.with_changes(storage_url="ftp://files"))
