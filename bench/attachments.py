@@ -175,14 +175,14 @@ def measure_uploads(port: int, token: str, run: Path, count: int, size_mb: int) 
 
 
 def measure_big_upload(port: int, token: str, run: Path, workers: list[int], size_mb: int) -> None:
-    before = {pid: rss_kb(pid) for pid in workers}
+    before = {pid: (rss_kb(pid), rss_kb(pid, "VmHWM")) for pid in workers}
     big = random_file(run / "big.bin", size_mb * MB)
     status, body = upload(port, token, big)
     assert status == 202 and body["size"] == size_mb * MB, (status, body)
     for pid in workers:
-        peak = rss_kb(pid, "VmHWM")
-        print(f"gunicorn worker {pid}: RSS {before[pid] / 1024:.0f} MB before the {size_mb} MB upload, "
-              f"peak (VmHWM) {peak / 1024:.0f} MB")  # fmt: skip
+        rss, peak_before = before[pid]
+        print(f"gunicorn worker {pid}: before the {size_mb} MB upload RSS {rss / 1024:.0f} MB, "
+              f"peak {peak_before / 1024:.0f} MB; peak after it {rss_kb(pid, 'VmHWM') / 1024:.0f} MB")  # fmt: skip
 
 
 def measure_processing() -> None:
