@@ -176,7 +176,7 @@ def test_staging_files_left_by_a_crash_are_swept(tmp_path: Path) -> None:
     assert list(staging.iterdir()) == [live]
 
 
-def test_bytes_are_durable_before_the_row_and_a_missing_object_is_not_served(
+def test_the_bytes_are_stored_before_the_202_and_the_row_owes_its_processing(
     att_client: FlaskClient, world: World, store: Path, sessions: sessionmaker[Session]
 ) -> None:
     token = world.tokens["x1-reporter"]
