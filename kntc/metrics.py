@@ -42,3 +42,15 @@ rate_limit_deferrals = Counter(
     "kntc_rate_limit_deferrals_total", "Messages put back for later because a rate limit was full.", ["limiter"]
 )
 relay_resent = Counter("kntc_outbox_relay_resent_total", "Messages the outbox relay sent again.", ["queue"])
+attachment_bytes_received = Counter(
+    "kntc_attachment_bytes_received_total", "Bytes of attachments received (a repeated upload counts again)."
+)
+attachment_processing = Histogram(
+    "kntc_attachment_processing_seconds",
+    "Time to process an attachment (sniff, parse, thumbnail; build a bundle), by kind.",
+    ["kind"],
+    buckets=(0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 120.0),
+)
+attachments_rejected = Counter(
+    "kntc_attachments_rejected_total", "Attachments refused, at upload or by a worker, by reason.", ["reason"]
+)

@@ -48,6 +48,21 @@ class Settings:
     relay_interval_seconds: int = 5
     # Embedded mode: worker threads inside the web process.
     embedded_worker_threads: int = 4
+    # Attachments: largest upload (413 above it; separate from max_body_bytes, which is for JSON).
+    max_attachment_bytes: int = 50_000_000
+    # Where attachment bytes live: "" or file:// = <data_dir>/attachments, file:///path, or
+    # s3://bucket[/prefix] (the S3 settings below) when web and workers run on several hosts.
+    storage_url: str = ""
+    s3_endpoint_url: str | None = None
+    s3_region: str = "us-east-1"
+    # Unset: boto3's own chain (instance role, AWS_* variables, ~/.aws).
+    s3_access_key_id: str | None = None
+    s3_secret_access_key: str | None = None
+    # Attachment jobs at once across all worker hosts (they are CPU- and memory-heavy).
+    attachment_concurrency: int = 2
+    attachment_time_limit_ms: int = 120_000
+    # Largest image accepted, in pixels (width x height of a page); memory is ~3 bytes each.
+    max_image_pixels: int = 100_000_000
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -66,6 +81,15 @@ class Settings:
             relay_delay_seconds=_int(env, "KNTC_RELAY_DELAY_SECONDS", 60),
             relay_interval_seconds=_int(env, "KNTC_RELAY_INTERVAL_SECONDS", 5),
             embedded_worker_threads=_int(env, "KNTC_EMBEDDED_WORKER_THREADS", 4),
+            max_attachment_bytes=_int(env, "KNTC_MAX_ATTACHMENT_BYTES", 50_000_000),
+            storage_url=env.get("KNTC_STORAGE_URL") or "",
+            s3_endpoint_url=env.get("KNTC_S3_ENDPOINT_URL") or None,
+            s3_region=env.get("KNTC_S3_REGION") or "us-east-1",
+            s3_access_key_id=env.get("KNTC_S3_ACCESS_KEY_ID") or None,
+            s3_secret_access_key=env.get("KNTC_S3_SECRET_ACCESS_KEY") or None,
+            attachment_concurrency=_int(env, "KNTC_ATTACHMENT_CONCURRENCY", 2),
+            attachment_time_limit_ms=_int(env, "KNTC_ATTACHMENT_TIME_LIMIT_MS", 120_000),
+            max_image_pixels=_int(env, "KNTC_MAX_IMAGE_PIXELS", 100_000_000),
         )
 
     @property

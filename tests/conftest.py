@@ -26,6 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from helpers import TEST_DATABASE_URL, TEST_REDIS_URL
 
 SESSION_DATA_DIR = Path(tempfile.mkdtemp(prefix="kntc-tests-"))
+# Fixtures of a feature's tests that several of its modules share.
+pytest_plugins = ("attachments_support",)
 
 os.environ["DATABASE_URL"] = TEST_DATABASE_URL
 os.environ["REDIS_URL"] = TEST_REDIS_URL

@@ -7,7 +7,7 @@ from typing import Any
 from flask import Blueprint
 from pydantic import BaseModel
 
-from web.schemas import LockExceptionBody, LoginBody, PeriodBody, PeriodChange, SubmissionBody
+from web.schemas import BundleBody, LockExceptionBody, LoginBody, PeriodBody, PeriodChange, SubmissionBody
 
 bp = Blueprint("openapi", __name__)
 
@@ -69,7 +69,7 @@ IDEMPOTENCY = {
 
 
 def document() -> dict[str, Any]:
-    models = (SubmissionBody, LoginBody, PeriodBody, PeriodChange, LockExceptionBody)
+    models = (SubmissionBody, LoginBody, PeriodBody, PeriodChange, LockExceptionBody, BundleBody)
     schemas: dict[str, Any] = {
         m.__name__: m.model_json_schema(ref_template="#/components/schemas/{model}") for m in models
     }
@@ -163,6 +163,74 @@ def _paths() -> dict[str, Any]:
         },
         "/api/v1/receipts/public-key": {
             "get": _op("The Ed25519 key that verifies receipts", ("200", "{algorithm, key_id, public_key}"), auth=False)
+        },
+        **_attachment_paths(),
+    }
+
+
+ATTACHMENT = (
+    "{id, kind, sha256, size, name, status: processing|ready|rejected, mime, pages, width, height, "
+    "reason, reason_code, text_chars, thumbnail, sources, created_at, processed_at}"
+)
+NOT_READABLE = "no such attachment, or the caller may not read it (the two look alike)"
+
+
+def _binary(op: dict[str, Any], mime: str, description: str) -> dict[str, Any]:
+    op["responses"]["200"] = {
+        "description": description,
+        "content": {mime: {"schema": {"type": "string", "format": "binary"}}},
+    }
+    op["responses"]["404"]["description"] = NOT_READABLE
+    return op
+
+
+def _attachment_paths() -> dict[str, Any]:
+    upload = _op(
+        "Upload a file (multipart field `file`, streamed, content-addressed: the same bytes give the same id); "
+        "workers then sniff its type (PDF, JPEG, PNG, TIFF), count pages, extract text and make a thumbnail",
+        ("202", ATTACHMENT),
+        "400 401 403 413 422",
+    )
+    upload["requestBody"] = {
+        "required": True,
+        "content": {
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {"file": {"type": "string", "format": "binary"}},
+                }
+            }
+        },
+    }
+    one = [_path("id")]
+    show = _op("An attachment and what the workers found in it", ("200", ATTACHMENT), "401 404", params=one)
+    show["responses"]["404"]["description"] = NOT_READABLE
+    return {
+        "/api/v1/attachments": {"post": upload},
+        "/api/v1/attachments/bundle": {
+            "post": _op(
+                "Make one PDF of several image attachments, in order (photos of a paper petition): "
+                "upright, A4-sized pages, with a first-page thumbnail",
+                ("202", ATTACHMENT),
+                "400 401 403 422",
+                BundleBody,
+            )
+        },
+        "/api/v1/attachments/{id}": {"get": show},
+        "/api/v1/attachments/{id}/content": {
+            "get": _binary(
+                _op("The stored bytes, with the sniffed type", ("200", ""), "401 404 409", params=one),
+                "application/octet-stream",
+                "the bytes (Content-Type is the sniffed type); 409 while processing or when rejected",
+            )
+        },
+        "/api/v1/attachments/{id}/thumbnail": {
+            "get": _binary(
+                _op("A JPEG of the first page, at most 320 px", ("200", ""), "401 404 409", params=one),
+                "image/jpeg",
+                "the thumbnail",
+            )
         },
     }
 

@@ -23,7 +23,7 @@ from web.services import Services, services
 
 bp = Blueprint("ops", __name__)
 log = structlog.get_logger(__name__)
-QUEUES = ("submissions",)
+QUEUES = ("submissions", "attachments")
 
 
 @bp.get("/healthz")

@@ -71,3 +71,7 @@ class LockExceptionBody(Body):
     unit: Code
     form: Annotated[str, Field(min_length=1, max_length=20)]
     reason: Annotated[str, Field(max_length=1000)] = ""
+
+
+class BundleBody(Body):
+    images: Annotated[list[Annotated[str, Field(max_length=64)]], Field(min_length=1, max_length=50)]

@@ -17,6 +17,7 @@ from models.directory import Directory
 from models.forms import FormCatalogue, catalogue
 from models.intake import Intake
 from models.receipts import Signer, load_signer
+from models.storage import Storage, open_storage, sweep_staging
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Services:
     signer: Signer
     intake: Intake
     redis: redis.Redis | None
+    storage: Storage
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -40,7 +42,9 @@ class Services:
         signer = load_signer(settings.signing_key_pem, settings.data_dir)
         intake = Intake(directory, forms, signer, dt.timedelta(seconds=settings.relay_delay_seconds))
         client = None if settings.embedded else redis_client(settings)
-        return cls(settings, engine, sessions, directory, forms, signer, intake, client)
+        storage = open_storage(settings)
+        sweep_staging(storage.staging_dir)  # what uploads cut off by a crash left behind
+        return cls(settings, engine, sessions, directory, forms, signer, intake, client, storage)
 
 
 def services() -> Services:
