@@ -128,7 +128,12 @@ def acceptance_due(content_type: str, classified_on: dt.date) -> dt.date:
 
 
 def resolution_due(
-    content_type: str, accepted_on: dt.date, *, resolution_round: int = 1, complex_case: bool = False, remote: bool = False
+    content_type: str,
+    accepted_on: dt.date,
+    *,
+    resolution_round: int = 1,
+    complex_case: bool = False,
+    remote: bool = False,
 ) -> dt.date:
     """When an accepted case must be resolved: by round, complexity and remote area."""
     resolve = rules_on(accepted_on).section(content_type)["resolve"]
