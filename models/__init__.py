@@ -1,20 +1,29 @@
 """SQLAlchemy models and the domain rules they obey. Imports neither ``web`` nor ``workers``."""
 
 from models.accounts import Account, ApiToken
+from models.audit import AuditEvent
 from models.base import Base
+from models.catalogue import CatalogueVersionRow
 from models.periods import LockException, Period, PeriodDue
+from models.records import Case, Petition, Reception, ReceptionSession
 from models.submissions import IdempotencyRecord, OutboxEntry, Submission
 from models.units import Unit
 
 __all__ = [
     "Account",
     "ApiToken",
+    "AuditEvent",
     "Base",
+    "Case",
+    "CatalogueVersionRow",
     "IdempotencyRecord",
     "LockException",
     "OutboxEntry",
     "Period",
     "PeriodDue",
+    "Petition",
+    "Reception",
+    "ReceptionSession",
     "Submission",
     "Unit",
 ]
