@@ -4,6 +4,7 @@ from models.accounts import Account, ApiToken
 from models.audit import AuditEvent
 from models.base import Base
 from models.catalogue import CatalogueVersionRow
+from models.handling import PetitionEvent, PetitionHandling
 from models.periods import LockException, Period, PeriodDue
 from models.records import Case, Petition, Reception, ReceptionSession
 from models.submissions import IdempotencyRecord, OutboxEntry, Submission
@@ -22,6 +23,8 @@ __all__ = [
     "Period",
     "PeriodDue",
     "Petition",
+    "PetitionEvent",
+    "PetitionHandling",
     "Reception",
     "ReceptionSession",
     "Submission",

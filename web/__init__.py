@@ -17,7 +17,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     configure_logging()
     from web import errors, openapi, ops, status
-    from web.api import periods, receipts, sessions, submissions, units
+    from web.api import accounts, periods, receipts, sessions, submissions, units, workflow
     from web.services import Services, close_db
 
     app = Flask(__name__)
@@ -33,6 +33,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     errors.register(app)
     ops.instrument(app)
     for blueprint in (ops.bp, openapi.bp, sessions.bp, units.bp, periods.bp, submissions.bp, receipts.bp, status.bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (workflow.bp, accounts.bp):
         app.register_blueprint(blueprint)
     app.teardown_appcontext(close_db)
     return app
