@@ -125,10 +125,10 @@ def change(
 ) -> Target:
     """Grant a role and/or disable or enable an account (with a handover of its open items)."""
     target = load(session, username, lock=True)
-    require_may_manage(who, target)
     account = target.account
     if account.id == who.account_id and (role is not None or disabled):
         raise Forbidden("you may not change your own role nor disable yourself; ask another admin")
+    require_may_manage(who, target)
     if role is not None and role != account.role:
         granted = role_of(role)
         require_may_grant(who, granted, target.unit_path, target.unit_code)
