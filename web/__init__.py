@@ -17,7 +17,21 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     configure_logging()
     from web import errors, openapi, ops, status
-    from web.api import accounts, periods, receipts, sessions, submissions, units, workflow
+    from web.api import (
+        accounts,
+        catalogue,
+        drafts,
+        periods,
+        petitions,
+        receipts,
+        reception_sessions,
+        receptions,
+        sessions,
+        submissions,
+        units,
+        usage,
+        workflow,
+    )
     from web.services import Services, close_db
 
     app = Flask(__name__)
@@ -35,6 +49,9 @@ def create_app(settings: Settings | None = None) -> Flask:
     for blueprint in (ops.bp, openapi.bp, sessions.bp, units.bp, periods.bp, submissions.bp, receipts.bp, status.bp):
         app.register_blueprint(blueprint)
     for blueprint in (workflow.bp, accounts.bp):
+        app.register_blueprint(blueprint)
+    records = (catalogue, receptions, reception_sessions, petitions, drafts, usage)
+    for blueprint in (module.bp for module in records):
         app.register_blueprint(blueprint)
     app.teardown_appcontext(close_db)
     return app

@@ -69,7 +69,10 @@ IDEMPOTENCY = {
 
 
 def document() -> dict[str, Any]:
-    models = (SubmissionBody, LoginBody, PeriodBody, PeriodChange, LockExceptionBody)
+    from web.openapi_records import RECORD_MODELS
+
+    models: tuple[type[BaseModel], ...] = (SubmissionBody, LoginBody, PeriodBody, PeriodChange, LockExceptionBody)
+    models += RECORD_MODELS
     schemas: dict[str, Any] = {
         m.__name__: m.model_json_schema(ref_template="#/components/schemas/{model}") for m in models
     }
@@ -95,8 +98,14 @@ def document() -> dict[str, Any]:
             "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
-        "paths": _paths(),
+        "paths": _all_paths(),
     }
+
+
+def _all_paths() -> dict[str, Any]:
+    from web.openapi_records import record_paths
+
+    return {**_paths(), **record_paths()}
 
 
 def _paths() -> dict[str, Any]:
