@@ -48,6 +48,10 @@ class Settings:
     relay_interval_seconds: int = 5
     # Embedded mode: worker threads inside the web process.
     embedded_worker_threads: int = 4
+    # The scheduler (`kntc scheduler`): how often it asks for the overdue and stuck flags.
+    overdue_interval_seconds: int = 600
+    # A petition untouched this many days in one account is flagged stuck.
+    stuck_days: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -66,6 +70,8 @@ class Settings:
             relay_delay_seconds=_int(env, "KNTC_RELAY_DELAY_SECONDS", 60),
             relay_interval_seconds=_int(env, "KNTC_RELAY_INTERVAL_SECONDS", 5),
             embedded_worker_threads=_int(env, "KNTC_EMBEDDED_WORKER_THREADS", 4),
+            overdue_interval_seconds=_int(env, "KNTC_OVERDUE_INTERVAL_SECONDS", 600),
+            stuck_days=_int(env, "KNTC_STUCK_DAYS", 10),
         )
 
     @property

@@ -139,8 +139,11 @@ def start(session: Session, petition: Petition, *, who: Principal | int | None =
     """Give a new petition its handling row in state ``received`` (idempotent).
 
     Called from the petition's create path; ``handling_for`` creates it lazily as well,
-    so a petition stored before this existed still gets one.
+    so a petition stored before this existed still gets one. Drafts get none: they may
+    be deleted, and the history of a handling row is never deleted.
     """
+    if petition.status != "final":
+        raise Conflict(f"petition {petition.id} is a draft; it is handled once final")
     existing = session.get(PetitionHandling, petition.id)
     if existing is not None:
         return existing

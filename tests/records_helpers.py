@@ -26,7 +26,7 @@ def make_petition(
     received_on: dt.date | None = None,
     start: bool = True,
 ) -> int:
-    """A stored petition of the unit (and its handling row in state received); returns its id."""
+    """A stored petition of the unit (a final one with its handling row in state received); returns its id."""
     with sessions() as session:
         unit_id = session.scalar(sa.select(Unit.id).where(Unit.code == unit))
         assert unit_id is not None
@@ -51,7 +51,7 @@ def make_petition(
         )
         session.add(petition)
         session.flush()
-        if start:
+        if start and status == "final":
             workflow.start(session, petition)
         session.commit()
         return petition.id

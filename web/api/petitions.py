@@ -14,6 +14,8 @@ from models.permissions import Action
 from models.record_changes import change_record, create_petition
 from models.record_queries import RecordFilters, page, petition_query
 from models.records import PETITION_SOURCES, Petition
+from models.workflow import start as start_handling
+from web.api import workflow
 from web.auth import login_required, principal
 from web.record_schemas import DuplicateOfBody, PetitionBody, PetitionChange
 from web.records import (
@@ -40,6 +42,8 @@ def create() -> Response:
     unit = writable_unit(body.unit)
     who = principal()
     pet = create_petition(db(), who, unit, body.model_dump(exclude={"unit"}))
+    if pet.status == "final":  # its first state, received, with its deadline (drafts: when final)
+        start_handling(db(), pet, who=who)
     duplicates = suggestions(db(), pet, who.unit_path)
     db().commit()
     result = {**record_json(pet, unit.code), "possible_duplicates": duplicates}
@@ -58,6 +62,7 @@ def petition_filters() -> RecordFilters:
     """The list's filters from the query string; add conditions to ``filters.extra`` for new ones."""
     filters = list_filters()
     filters.source = choice_arg("source", PETITION_SOURCES)
+    filters.extra.extend(workflow.flag_filters())  # ?overdue=true, ?stuck=true
     return filters
 
 

@@ -161,3 +161,20 @@ def history(petition_id: int) -> dict[str, Any]:
         for event, username in workflow.history(db(), petition.id)
     ]
     return {"petition": petition.id, "events": events}
+
+
+def flag_filters() -> list[sa.ColumnElement[bool]]:
+    """Conditions for ``?overdue=true`` and ``?stuck=true`` on the petitions list."""
+    from models.errors import Invalid
+    from models.overdue import flagged_filter
+
+    conditions = []
+    for name in ("overdue", "stuck"):
+        raw = request.args.get(name)
+        if raw is None or raw == "":
+            continue
+        if raw not in ("true", "false"):
+            raise Invalid.field(name, "true or false")
+        condition = flagged_filter(name)
+        conditions.append(condition if raw == "true" else ~condition)
+    return conditions
