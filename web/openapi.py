@@ -70,9 +70,10 @@ IDEMPOTENCY = {
 
 def document() -> dict[str, Any]:
     from web.openapi_records import RECORD_MODELS
+    from web.openapi_workflow import WORKFLOW_MODELS
 
     models: tuple[type[BaseModel], ...] = (SubmissionBody, LoginBody, PeriodBody, PeriodChange, LockExceptionBody)
-    models += RECORD_MODELS
+    models += RECORD_MODELS + WORKFLOW_MODELS
     schemas: dict[str, Any] = {
         m.__name__: m.model_json_schema(ref_template="#/components/schemas/{model}") for m in models
     }
@@ -104,8 +105,11 @@ def document() -> dict[str, Any]:
 
 def _all_paths() -> dict[str, Any]:
     from web.openapi_records import record_paths
+    from web.openapi_workflow import add_flag_filters, workflow_paths
 
-    return {**_paths(), **record_paths()}
+    paths = {**_paths(), **record_paths(), **workflow_paths()}
+    add_flag_filters(paths)
+    return paths
 
 
 def _paths() -> dict[str, Any]:
