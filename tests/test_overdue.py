@@ -213,3 +213,21 @@ def test_the_scheduler_refuses_the_embedded_mode() -> None:
 
     with pytest.raises(RuntimeError, match="REDIS_URL"):
         run(Settings(), threading.Event())
+
+
+@pytest.mark.slow
+def test_kntc_scheduler_runs_as_its_own_process(redis_client: redis.Redis, database: sa.Engine, tmp_path: Any) -> None:
+    import signal
+    import time
+
+    from helpers import BIN, running, service_env, wait_until
+
+    env = service_env(tmp_path, KNTC_OVERDUE_INTERVAL_SECONDS="3600")
+    with running([str(BIN / "kntc"), "scheduler", "--poll", "0.1"], env, tmp_path / "scheduler.log") as proc:
+        wait_until(lambda: redis_client.hlen("dramatiq:maintenance.msgs") >= 1, 30, "the scheduler sends", proc)
+        time.sleep(0.5)  # several more polls in the same slot
+        assert redis_client.hlen("dramatiq:maintenance.msgs") == 1
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=10) == 0
+    log = (tmp_path / "scheduler.log").read_text(encoding="utf-8")
+    assert "scheduled job sent" in log
