@@ -146,6 +146,7 @@ def change_record(
     kind = kind_of(record)
     action = _change_action(record, kind, changes, reason)
     allowed = RECEPTION_FIELDS if kind == "reception" else PETITION_FIELDS
+    multi_signatory = changes.get("multi_signatory")  # checked against signatories, never stored as given
     changes = {k: v for k, v in changes.items() if k in allowed}
     for name, value in changes.items():
         if value is None and not record.__table__.c[name].nullable and name != "case_id":
@@ -158,7 +159,7 @@ def change_record(
     if isinstance(record, Reception):
         _check_reception(session, who, record)
     else:
-        _check_petition(session, who, record, changes.get("multi_signatory"))
+        _check_petition(session, who, record, multi_signatory)
     after = as_dict(record)
     diff = {k: after[k] for k in after if after[k] != before[k] and k != "updated_at"}
     if diff:

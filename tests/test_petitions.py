@@ -55,6 +55,14 @@ def test_signatories_decide_multi_signatory(client: FlaskClient, staff: World) -
     assert five["multi_signatory"] is True
     status, problem = call(client, token, "POST", "/api/v1/petitions", petition(signatories=2, multi_signatory=True))
     assert (status, fields_of(problem)) == (422, {"multi_signatory"})
+    status, problem = call(
+        client, token, "PATCH", f"/api/v1/petitions/{five['id']}", {"multi_signatory": False, "reason": "x"}
+    )
+    assert (status, fields_of(problem)) == (422, {"multi_signatory"})
+    status, fewer = call(
+        client, token, "PATCH", f"/api/v1/petitions/{five['id']}", {"signatories": 3, "reason": "đếm lại"}
+    )
+    assert (status, fewer["multi_signatory"]) == (200, False)
 
 
 def test_anonymous_petition_needs_no_name_others_do(client: FlaskClient, staff: World) -> None:
