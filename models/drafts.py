@@ -18,10 +18,10 @@ from models import audit
 from models.auth import Principal
 from models.errors import Conflict
 from models.record_changes import Record, as_dict, kind_of
-from models.records import Case, Petition, Reception, Status
+from models.records import Case, Petition, Reception, ReceptionSession, Status
 from models.units import Unit, subtree_clause
 
-KINDS = ("reception", "petition")
+KINDS = ("reception", "petition", "session")
 
 
 def delete_draft(session: Session, who: Principal, record: Record) -> None:
@@ -29,10 +29,7 @@ def delete_draft(session: Session, who: Principal, record: Record) -> None:
     kind = kind_of(record)
     if record.status != Status.DRAFT:
         raise Conflict(f"{kind} {record.id} is final: final records are corrected (PATCH with a reason), never deleted")
-    if isinstance(record, Reception):
-        through = session.scalar(sa.select(Petition.id).where(Petition.reception_id == record.id).limit(1))
-        if through is not None:
-            raise Conflict(f"petition {through} was received through reception {record.id}; delete or correct it first")
+    _check_unreferenced(session, record)
     details: dict[str, Any] = {"before": as_dict(record)}
     if isinstance(record, Petition):
         details["cleared_duplicate_of"] = _clear_duplicates_of(session, [record.id])
@@ -40,10 +37,21 @@ def delete_draft(session: Session, who: Principal, record: Record) -> None:
         session, who=who, action="draft.delete", subject_kind=kind, subject_id=record.id, unit_id=record.unit_id,
         details=details,
     )  # fmt: skip
-    case_id = record.case_id
+    case_id = getattr(record, "case_id", None)
     session.delete(record)
     session.flush()
-    _drop_empty_cases(session, [case_id])
+    _drop_empty_cases(session, [case_id] if case_id is not None else [])
+
+
+def _check_unreferenced(session: Session, record: Record) -> None:
+    if isinstance(record, Reception):
+        through = session.scalar(sa.select(Petition.id).where(Petition.reception_id == record.id).limit(1))
+        if through is not None:
+            raise Conflict(f"petition {through} was received through reception {record.id}; delete or correct it first")
+    if isinstance(record, ReceptionSession):
+        held = session.scalar(sa.select(Reception.id).where(Reception.session_id == record.id).limit(1))
+        if held is not None:
+            raise Conflict(f"reception {held} was received in session {record.id}; delete or correct it first")
 
 
 def delete_drafts(
@@ -51,7 +59,7 @@ def delete_drafts(
 ) -> dict[str, Any]:
     """Delete the drafts of ``unit``'s subtree received in [since, until]; counts per kind."""
     request = {"bulk": True, "unit": unit.code, "from": since.isoformat(), "to": until.isoformat(), "kinds": kinds}
-    result: dict[str, Any] = {"petitions": 0, "receptions": 0, "kept": []}
+    result: dict[str, Any] = {"petitions": 0, "receptions": 0, "sessions": 0, "kept": []}
     events: list[dict[str, Any]] = []
     case_ids: list[int] = []
     if "petition" in kinds:
@@ -69,9 +77,54 @@ def delete_drafts(
         rows = [r for r in rows if r.id not in linked]
         events += _events(who, "reception", rows, request)
         result["receptions"] = _delete(session, Reception, rows, case_ids)
+    if "session" in kinds:
+        result["sessions"] = _delete_sessions(session, who, unit, since, until, request, result["kept"])
     audit.record_many(session, events)
     _drop_empty_cases(session, case_ids)
     return result
+
+
+def _delete_sessions(
+    session: Session,
+    who: Principal,
+    unit: Unit,
+    since: dt.date,
+    until: dt.date,
+    request: dict[str, Any],
+    kept: list[dict[str, Any]],
+) -> int:
+    """Draft sessions held in [since, until], except those a remaining reception was received in."""
+    in_tree = sa.select(Unit.id).where(subtree_clause(unit.path))
+    stmt = sa.select(ReceptionSession.id, ReceptionSession.unit_id, ReceptionSession.held_on).where(
+        ReceptionSession.status == Status.DRAFT,
+        ReceptionSession.unit_id.in_(in_tree),
+        ReceptionSession.held_on.between(since, until),
+    )
+    rows = list(session.execute(stmt))
+    used = sa.select(Reception.session_id).where(Reception.session_id.in_([r.id for r in rows]))
+    linked = {i for i in session.scalars(used) if i is not None}
+    kept += [{"kind": "session", "id": i, "reason": "a reception was received in it"} for i in sorted(linked)]
+    rows = [r for r in rows if r.id not in linked]
+    audit.record_many(
+        session,
+        [
+            audit.event(
+                who=who,
+                action="draft.delete",
+                subject_kind="reception_session",
+                subject_id=r.id,
+                unit_id=r.unit_id,
+                details={**request, "held_on": r.held_on.isoformat()},
+            )
+            for r in rows
+        ],
+    )
+    if rows:
+        session.execute(
+            sa.delete(ReceptionSession).where(ReceptionSession.id.in_([r.id for r in rows])),
+            execution_options={"synchronize_session": False},
+        )
+    return len(rows)
 
 
 def _drafts(session: Session, model: type[Any], unit: Unit, since: dt.date, until: dt.date) -> list[Any]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 from typing import Any
 
+import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from models import audit
@@ -22,7 +23,7 @@ from models.records import CROWD_MINIMUM, Petition, Reception, ReceptionSession,
 from models.text import fold, nfc
 from models.units import Unit
 
-Record = Reception | Petition
+Record = Reception | Petition | ReceptionSession
 
 RECEPTION_FIELDS = (
     "received_on", "kind", "people", "crowd_group", "case_id", "session_id",
@@ -35,7 +36,13 @@ PETITION_FIELDS = (
 )  # fmt: skip
 
 
+SESSION_FIELDS = ("held_on", "kind", "host", "note", "status")
+FIELDS = {"reception": RECEPTION_FIELDS, "petition": PETITION_FIELDS, "reception_session": SESSION_FIELDS}
+
+
 def kind_of(record: Record) -> str:
+    if isinstance(record, ReceptionSession):
+        return "reception_session"
     return "reception" if isinstance(record, Reception) else "petition"
 
 
@@ -67,6 +74,16 @@ def _check_reception(session: Session, who: Principal, rec: Reception) -> None:
             raise Invalid.field(
                 "session_id", f"session {held.id} is a {held.kind} session; the reception is {rec.kind}"
             )
+
+
+def _check_session(session: Session, held: ReceptionSession) -> None:
+    other = session.scalar(
+        sa.select(Reception.id).where(Reception.session_id == held.id, Reception.kind != held.kind).limit(1)
+    )
+    if other is not None:
+        raise Invalid.field(
+            "kind", f"reception {other} of this session is not a {held.kind} reception; change it first"
+        )
 
 
 def _check_petition(session: Session, who: Principal, pet: Petition, multi_signatory: bool | None) -> None:
@@ -145,7 +162,7 @@ def change_record(
     """Apply ``changes`` to a draft, or correct a final record with a reason; returns the diff."""
     kind = kind_of(record)
     action = _change_action(record, kind, changes, reason)
-    allowed = RECEPTION_FIELDS if kind == "reception" else PETITION_FIELDS
+    allowed = FIELDS[kind]
     multi_signatory = changes.get("multi_signatory")  # checked against signatories, never stored as given
     changes = {k: v for k, v in changes.items() if k in allowed}
     for name, value in changes.items():
@@ -158,8 +175,10 @@ def change_record(
         setattr(record, name, value)
     if isinstance(record, Reception):
         _check_reception(session, who, record)
-    else:
+    elif isinstance(record, Petition):
         _check_petition(session, who, record, multi_signatory)
+    else:
+        _check_session(session, record)
     after = as_dict(record)
     diff = {k: after[k] for k in after if after[k] != before[k] and k != "updated_at"}
     if diff:

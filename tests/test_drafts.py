@@ -119,3 +119,48 @@ def test_bulk_deletion_rights_and_input(client: FlaskClient, staff: World) -> No
         client, staff.tokens["p01-admin"], "POST", "/api/v1/drafts/delete", {**body, "kinds": ["petition"]}
     )
     assert (status, result["receptions"], result["petitions"]) == (200, 0, 0)
+
+
+def _session(client: FlaskClient, staff: World, status: str, held_on: str = "2026-10-07") -> int:
+    body = {"unit": "P01.X1", "held_on": held_on, "kind": "head", "host": "Chủ tịch UBND xã", "status": status}
+    code, created = call(client, staff.tokens["x1-officer"], "POST", "/api/v1/reception-sessions", body)
+    assert code == 201
+    return int(created["id"])
+
+
+def test_sessions_are_drafts_or_final_like_records(
+    client: FlaskClient, staff: World, sessions: sessionmaker[Session]
+) -> None:
+    draft, final = _session(client, staff, "draft"), _session(client, staff, "final")
+    token = staff.tokens["x1-officer"]
+
+    assert call(client, token, "PATCH", f"/api/v1/reception-sessions/{draft}", {"host": "Phó Chủ tịch"})[0] == 200
+    status, problem = call(client, token, "PATCH", f"/api/v1/reception-sessions/{final}", {"host": "Phó Chủ tịch"})
+    assert (status, fields_of(problem)) == (422, {"reason"})
+    call(client, token, "POST", "/api/v1/receptions", reception(kind="head", session_id=final))
+    status, problem = call(
+        client, token, "PATCH", f"/api/v1/reception-sessions/{final}", {"kind": "delegated", "reason": "x"}
+    )
+    assert (status, fields_of(problem)) == (422, {"kind"})
+    assert call(client, staff.tokens["x1-admin"], "DELETE", f"/api/v1/reception-sessions/{draft}")[0] == 403
+    assert call(client, staff.tokens["p01-admin"], "DELETE", f"/api/v1/reception-sessions/{final}")[0] == 409
+    assert call(client, staff.tokens["p01-admin"], "DELETE", f"/api/v1/reception-sessions/{draft}")[0] == 204
+    with sessions() as session:
+        actions = session.scalars(
+            sa.select(AuditEvent.action).where(
+                AuditEvent.subject_kind == "reception_session", AuditEvent.subject_id == str(draft)
+            )
+        ).all()
+    assert actions == ["reception_session.create", "reception_session.update", "draft.delete"]
+
+
+def test_bulk_deletion_of_sessions_keeps_those_with_receptions(client: FlaskClient, staff: World) -> None:
+    empty, used = _session(client, staff, "draft"), _session(client, staff, "draft", "2026-10-14")
+    call(client, staff.tokens["x1-officer"], "POST", "/api/v1/receptions", reception(kind="head", session_id=used))
+    body = {"unit": "P01", "from": "2026-10-01", "to": "2026-10-31"}
+
+    status, result = call(client, staff.tokens["p01-admin"], "POST", "/api/v1/drafts/delete", body)
+
+    assert (status, result["sessions"], result["receptions"]) == (200, 1, 0)
+    assert result["kept"] == [{"kind": "session", "id": used, "reason": "a reception was received in it"}]
+    assert call(client, staff.tokens["p01-admin"], "GET", f"/api/v1/reception-sessions/{empty}")[0] == 404

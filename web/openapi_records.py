@@ -16,6 +16,7 @@ from web.record_schemas import (
     ReceptionBody,
     ReceptionChange,
     ReceptionSessionBody,
+    ReceptionSessionChange,
 )
 
 RECORD_MODELS: tuple[type[BaseModel], ...] = (
@@ -23,6 +24,7 @@ RECORD_MODELS: tuple[type[BaseModel], ...] = (
     ReceptionBody,
     ReceptionChange,
     ReceptionSessionBody,
+    ReceptionSessionChange,
     PetitionBody,
     PetitionChange,
     DuplicateOfBody,
@@ -103,10 +105,14 @@ def record_paths() -> dict[str, Any]:
         },
         "/api/v1/reception-sessions/{id}": {
             "get": _op("A reception session", ("200", "the session"), "401 403 404", params=one),
+            "patch": _op("Change a draft session, or correct a final one with a reason (audited)",
+                         ("200", "the session"), "400 401 403 404 409 422", ReceptionSessionChange, one),
+            "delete": _op("Delete a draft session (admins of a province or above); final ones get 409",
+                          ("204", "deleted"), "401 403 404 409", params=one),
         },
         "/api/v1/drafts/delete": {
             "post": _op("Delete the drafts of a unit's subtree in a date range (admins of a province or above)",
-                        ("200", "{receptions, petitions, kept}"), "400 401 403 422", DraftDeletion),
+                        ("200", "{receptions, petitions, sessions, kept}"), "400 401 403 422", DraftDeletion),
         },
         "/api/v1/usage": {
             "get": _op("Accounts issued and active, units with and without data, per unit of a subtree",

@@ -24,8 +24,15 @@ Reason = Annotated[str, Field(max_length=2000)]
 Count = Annotated[StrictInt, Field(ge=1, le=1_000_000)]
 
 
+DraftKind = Literal["reception", "petition", "session"]
+
+
 def _both_kinds() -> list[RecordKind]:
     return ["reception", "petition"]
+
+
+def _draft_kinds() -> list[DraftKind]:
+    return ["reception", "petition", "session"]
 
 
 class ReceptionBody(Body):
@@ -64,6 +71,15 @@ class ReceptionSessionBody(Body):
     host: Annotated[str, Field(min_length=1, max_length=300)]
     note: Note | None = None
     status: RecordStatus = "final"
+
+
+class ReceptionSessionChange(Body):
+    held_on: dt.date | None = None
+    kind: Literal["head", "delegated"] | None = None
+    host: Annotated[str, Field(min_length=1, max_length=300)] | None = None
+    note: Note | None = None
+    status: RecordStatus | None = None
+    reason: Reason | None = None
 
 
 class PetitionBody(Body):
@@ -120,7 +136,7 @@ class DraftDeletion(Body):
     unit: Code
     from_: dt.date = Field(alias="from")
     to: dt.date
-    kinds: list[RecordKind] = Field(default_factory=_both_kinds, min_length=1)
+    kinds: list[DraftKind] = Field(default_factory=_draft_kinds, min_length=1)
 
 
 class CatalogueEntry(Body):

@@ -8,17 +8,20 @@ import sqlalchemy as sa
 from flask import Blueprint, Response, request
 
 from models import audit
-from models.record_changes import as_dict
+from models.drafts import delete_draft
+from models.permissions import Action
+from models.record_changes import as_dict, change_record
 from models.records import SESSION_KINDS, ReceptionSession
 from models.units import Unit, subtree_clause
 from web.auth import login_required, principal
-from web.record_schemas import ReceptionSessionBody
+from web.record_schemas import ReceptionSessionBody, ReceptionSessionChange
 from web.records import (
     choice_arg,
     json_response,
     limit_arg,
     list_filters,
     record_json,
+    require_draft_deletion,
     unit_codes,
     visible,
     writable_unit,
@@ -74,3 +77,24 @@ def index() -> dict[str, Any]:
     )
     codes = unit_codes({r.unit_id for r in rows})
     return {"items": [record_json(r, codes[r.unit_id]) for r in rows]}
+
+
+@bp.patch("/<int:session_id>")
+@login_required
+def change(session_id: int) -> dict[str, Any]:
+    """Change a draft session; correct a final one (``reason`` required, audited)."""
+    body = ReceptionSessionChange.model_validate(request.get_json())
+    held, unit = visible(ReceptionSession, session_id, Action.WRITE_RECORDS)
+    change_record(db(), principal(), held, body.model_dump(exclude_unset=True, exclude={"reason"}), body.reason)
+    db().commit()
+    return record_json(held, unit.code)
+
+
+@bp.delete("/<int:session_id>")
+@login_required
+def delete(session_id: int) -> Response:
+    """Delete a draft session (admins of a province or above); a final one gets 409."""
+    held, unit = visible(ReceptionSession, session_id)
+    delete_draft(db(), require_draft_deletion(unit), held)
+    db().commit()
+    return Response(status=204)
