@@ -4,6 +4,7 @@ from models.accounts import Account, ApiToken
 from models.audit import AuditEvent
 from models.base import Base
 from models.catalogue import CatalogueVersionRow
+from models.deadlines import DeadlineRuleRow
 from models.handling import PetitionEvent, PetitionHandling
 from models.periods import LockException, Period, PeriodDue
 from models.records import Case, Petition, Reception, ReceptionSession
@@ -17,6 +18,7 @@ __all__ = [
     "Base",
     "Case",
     "CatalogueVersionRow",
+    "DeadlineRuleRow",
     "IdempotencyRecord",
     "LockException",
     "OutboxEntry",

@@ -1,8 +1,10 @@
 """Legal deadlines of petition handling, from versioned rule files, in Vietnam's calendar.
 
 Each file in ``models/deadline_rules/`` is the set of deadlines of one version of the
-laws, in force from its ``effective_from``; the version in force on the day a stage
-starts gives its deadline. Days are counted as the Civil Code says (art. 147-148):
+laws, in force from its ``effective_from``; root admins add versions through the API
+(``deadline_rule_versions``; one with the same ``effective_from`` as a file replaces
+it, e.g. once the 2026 amendments' real numbers are known). The version in force on the
+day a stage starts gives its deadline. Days are counted as the Civil Code says (art. 147-148):
 from the day after the start; a ``calendar`` deadline whose last day is a weekend or a
 public holiday ends on the next working day; ``working`` days skip weekends and
 Vietnam's public holidays (Tết included, from the ``holidays`` package).
@@ -12,12 +14,17 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
 
 import holidays
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from models.base import Base, JSONType, created_at, intpk
 
 RULES_DIR = Path(__file__).with_name("deadline_rules")
 COUNTS = ("calendar", "working")
@@ -25,6 +32,19 @@ COUNTS = ("calendar", "working")
 
 class RuleError(ValueError):
     """A rule file is malformed or no rule covers what was asked."""
+
+
+class DeadlineRuleRow(Base):
+    """A version added by a root admin (shipped versions are files, not rows)."""
+
+    __tablename__ = "deadline_rule_versions"
+
+    id: Mapped[intpk]
+    version: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    effective_from: Mapped[dt.date] = mapped_column(unique=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"))
+    created_at: Mapped[created_at]
 
 
 @dataclass(frozen=True)
@@ -35,6 +55,7 @@ class DeadlineRules:
     effective_from: dt.date
     unconfirmed: bool
     data: dict[str, Any]
+    shipped: bool = True
 
     def section(self, content_type: str) -> dict[str, Any]:
         kind = self.data.get("aliases", {}).get(content_type, content_type)
@@ -69,12 +90,45 @@ def _load(path: Path) -> DeadlineRules:
         raise RuleError(f"{path.name}: {error}") from None
 
 
-def rules_on(day: dt.date) -> DeadlineRules:
+Versions = Sequence[DeadlineRules]
+
+
+def versions(session: Session | None = None) -> tuple[DeadlineRules, ...]:
+    """Shipped and added versions, by ``effective_from``; an added one after a file of the same day."""
+    found = list(all_rules())
+    if session is not None:
+        rows = session.scalars(sa.select(DeadlineRuleRow)).all()
+        found += [
+            DeadlineRules(row.version, row.effective_from, bool(row.data.get("unconfirmed")), row.data, shipped=False)
+            for row in rows
+        ]
+    return tuple(sorted(found, key=lambda r: (r.effective_from, not r.shipped)))
+
+
+def rules_on(day: dt.date, in_use: Versions | None = None) -> DeadlineRules:
     """The version in force on ``day``: the latest ``effective_from`` on or before it."""
-    in_force = [r for r in all_rules() if r.effective_from <= day]
+    known = all_rules() if in_use is None else in_use
+    in_force = [r for r in known if r.effective_from <= day]
     if not in_force:
-        raise RuleError(f"no deadline rules in force on {day}; the oldest start {all_rules()[0].effective_from}")
+        raise RuleError(f"no deadline rules in force on {day}; the oldest start {known[0].effective_from}")
     return in_force[-1]
+
+
+def add_version(session: Session, data: dict[str, Any], created_by: int | None) -> DeadlineRules:
+    """Store a version a root admin sent (its shape checked by the caller); Conflict on a repeat."""
+    from models.errors import Conflict
+
+    version, effective_from = str(data["version"]), dt.date.fromisoformat(str(data["effective_from"]))
+    taken = session.scalar(
+        sa.select(DeadlineRuleRow.version).where(
+            sa.or_(DeadlineRuleRow.version == version, DeadlineRuleRow.effective_from == effective_from)
+        )
+    )
+    if taken is not None or version in {r.version for r in all_rules()}:
+        raise Conflict(f"a deadline rule version {version} or one in force from {effective_from} exists already")
+    session.add(DeadlineRuleRow(version=version, effective_from=effective_from, data=data, created_by=created_by))
+    session.flush()
+    return DeadlineRules(version, effective_from, bool(data.get("unconfirmed")), data, shipped=False)
 
 
 # --- Vietnam's calendar -----------------------------------------------------------------
@@ -112,18 +166,20 @@ def add_days(start: dt.date, days: int, count: str) -> dt.date:
 # --- the deadlines of each stage ----------------------------------------------------------
 
 
-def handling_due(content_type: str, received_on: dt.date, *, extended: bool = False) -> dt.date:
+def handling_due(
+    content_type: str, received_on: dt.date, *, extended: bool = False, in_use: Versions | None = None
+) -> dt.date:
     """When a received petition must be classified (a denunciation: its initial processing)."""
-    rules = rules_on(received_on)
+    rules = rules_on(received_on, in_use)
     rule = rules.section(content_type).get("accept") if content_type == "denunciation" else None
     rule = rule or rules.data["handling"]
     days = int(rule.get("max_days", rule["days"]) if extended else rule["days"])
     return add_days(received_on, days, rule["count"])
 
 
-def acceptance_due(content_type: str, classified_on: dt.date) -> dt.date:
+def acceptance_due(content_type: str, classified_on: dt.date, *, in_use: Versions | None = None) -> dt.date:
     """When a petition within competence must be accepted (thụ lý) at the latest."""
-    rule = rules_on(classified_on).section(content_type)["accept"]
+    rule = rules_on(classified_on, in_use).section(content_type)["accept"]
     return add_days(classified_on, int(rule["days"]), rule["count"])
 
 
@@ -134,9 +190,10 @@ def resolution_due(
     resolution_round: int = 1,
     complex_case: bool = False,
     remote: bool = False,
+    in_use: Versions | None = None,
 ) -> dt.date:
     """When an accepted case must be resolved: by round, complexity and remote area."""
-    resolve = rules_on(accepted_on).section(content_type)["resolve"]
+    resolve = rules_on(accepted_on, in_use).section(content_type)["resolve"]
     rounds = resolve["rounds"]
     if str(resolution_round) not in rounds:
         raise RuleError(f"no resolution round {resolution_round} for {content_type}; rounds are {', '.join(rounds)}")
@@ -146,9 +203,11 @@ def resolution_due(
     return add_days(accepted_on, int(rounds[str(resolution_round)][variant]), resolve["count"])
 
 
-def extended_due(content_type: str, accepted_on: dt.date, current_due: dt.date, done: int) -> dt.date:
+def extended_due(
+    content_type: str, accepted_on: dt.date, current_due: dt.date, done: int, *, in_use: Versions | None = None
+) -> dt.date:
     """The deadline after one more extension; RuleError when the law allows no more."""
-    rules = rules_on(accepted_on)
+    rules = rules_on(accepted_on, in_use)
     rule = rules.section(content_type).get("extensions", {})
     allowed = int(rule.get("max", 0))
     if done >= allowed:

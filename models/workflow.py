@@ -13,6 +13,7 @@ the audit row, and moves the deadline. ``start`` gives a new petition its first 
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
@@ -25,7 +26,16 @@ from models import audit
 from models.accounts import Account, Role
 from models.auth import Principal
 from models.base import utcnow
-from models.deadlines import RuleError, acceptance_due, extended_due, handling_due, resolution_due, rules_on
+from models.deadlines import (
+    DeadlineRules,
+    RuleError,
+    acceptance_due,
+    extended_due,
+    handling_due,
+    resolution_due,
+    rules_on,
+    versions,
+)
 from models.errors import Conflict, Forbidden, Invalid
 from models.handling import PetitionEvent, PetitionHandling
 from models.records import Petition
@@ -148,12 +158,13 @@ def start(session: Session, petition: Petition, *, who: Principal | int | None =
     if existing is not None:
         return existing
     received_on = petition.received_on
+    in_use = versions(session)
     handling = PetitionHandling(
         petition_id=petition.id,
         state=State.RECEIVED.value,
         stage_started_on=received_on,
-        due_on=_safe_due(lambda: handling_due(petition.content_type, received_on)),
-        rules_version=_safe_version(received_on),
+        due_on=_safe_due(lambda: handling_due(petition.content_type, received_on, in_use=in_use)),
+        rules_version=_safe_version(received_on, in_use),
         last_activity_at=utcnow(),
         extensions=0,
         resolution_round=1,
@@ -181,9 +192,9 @@ def _safe_due(compute: Any) -> dt.date | None:
         return None  # a date before every rule version: no legal deadline to watch
 
 
-def _safe_version(day: dt.date) -> str | None:
+def _safe_version(day: dt.date, in_use: Sequence[DeadlineRules]) -> str | None:
     try:
-        return rules_on(day).version
+        return rules_on(day, in_use).version
     except RuleError:
         return None
 
@@ -267,7 +278,7 @@ def _apply(
 def _classify(
     session: Session, who: Principal, petition: Petition, handling: PetitionHandling, command: Command, on: dt.date
 ) -> dict[str, Any]:
-    handling.due_on = _safe_due(lambda: acceptance_due(petition.content_type, on))
+    handling.due_on = _safe_due(lambda: acceptance_due(petition.content_type, on, in_use=versions(session)))
     return {"due_on": _iso(handling.due_on)}
 
 
@@ -289,6 +300,7 @@ def _accept(
         if command.resolution_round not in (1, 2):
             raise Invalid.field("resolution_round", "1 (first resolution) or 2 (second resolution)")
         handling.resolution_round = command.resolution_round
+    in_use = versions(session)
     try:
         handling.due_on = resolution_due(
             petition.content_type,
@@ -296,10 +308,11 @@ def _accept(
             resolution_round=handling.resolution_round,
             complex_case=handling.complex_case,
             remote=handling.remote_area,
+            in_use=in_use,
         )
     except RuleError as error:
         raise Conflict(str(error)) from None
-    handling.rules_version = rules_on(on).version
+    handling.rules_version = rules_on(on, in_use).version
     handling.accepted_on = on
     handling.extensions = 0
     return {
@@ -381,7 +394,13 @@ def _extend(
     if handling.due_on is None:
         raise Conflict("this petition has no deadline to extend")
     try:
-        new_due = extended_due(petition.content_type, handling.accepted_on or on, handling.due_on, handling.extensions)
+        new_due = extended_due(
+            petition.content_type,
+            handling.accepted_on or on,
+            handling.due_on,
+            handling.extensions,
+            in_use=versions(session),
+        )
     except RuleError as error:
         raise Conflict(str(error)) from None
     data = {"from_due_on": _iso(handling.due_on), "due_on": _iso(new_due), "extension": handling.extensions + 1}

@@ -59,14 +59,14 @@ def build_scene(world: World, client: FlaskClient) -> Scene:
         return int(response.get_json()["id"])
 
     ids = {
-        "petition": made("/api/v1/petitions", petition()),
-        "draft_petition": made("/api/v1/petitions", petition(status="draft")),
-        "reception": made("/api/v1/receptions", reception()),
-        "draft_reception": made("/api/v1/receptions", reception(status="draft")),
         "session": made(
             "/api/v1/reception-sessions",
             {"unit": "P01.X1", "held_on": "2026-10-01", "kind": "head", "host": "Chủ tịch UBND xã"},
         ),
+        "petition": made("/api/v1/petitions", petition()),
+        "draft_petition": made("/api/v1/petitions", petition(status="draft")),
+        "reception": made("/api/v1/receptions", reception()),
+        "draft_reception": made("/api/v1/receptions", reception(status="draft")),
     }
     world.forget()
     return Scene(world, ids)
@@ -252,6 +252,21 @@ def test_a_unit_sees_only_its_own_and_its_subtrees_petitions(client: FlaskClient
     assert sibling in listed(caller("above", "viewer"))
     for who in (caller("same", "admin"), caller("outside", "viewer")):
         assert client.get(f"/api/v1/petitions/{sibling}", headers=auth(scene.token(who))).status_code == 403
+
+
+def test_deadline_rules_change_only_by_root_admins(client: FlaskClient, scene: Scene) -> None:
+    import json as jsonlib
+
+    from models.deadlines import RULES_DIR
+
+    body = jsonlib.loads((RULES_DIR / "2026-07-01.json").read_text(encoding="utf-8"))
+    body.update(version="2027.1", effective_from="2027-01-01")
+    for position in POSITIONS:
+        for role in ROLES:
+            who = scene.token(caller(position, role))
+            assert client.post("/api/v1/deadline-rules", json=body, headers=auth(who)).status_code == 403
+            assert client.get("/api/v1/deadline-rules", headers=auth(who)).status_code == 200
+    assert client.post("/api/v1/deadline-rules", json=body, headers=auth(scene.token("admin"))).status_code == 201
 
 
 def test_catalogue_changes_only_by_root_admins(client: FlaskClient, scene: Scene) -> None:

@@ -20,6 +20,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     from web.api import (
         accounts,
         catalogue,
+        deadline_rules,
         drafts,
         periods,
         petitions,
@@ -48,7 +49,7 @@ def create_app(settings: Settings | None = None) -> Flask:
     ops.instrument(app)
     for blueprint in (ops.bp, openapi.bp, sessions.bp, units.bp, periods.bp, submissions.bp, receipts.bp, status.bp):
         app.register_blueprint(blueprint)
-    for blueprint in (workflow.bp, accounts.bp):
+    for blueprint in (workflow.bp, accounts.bp, deadline_rules.bp):
         app.register_blueprint(blueprint)
     records = (catalogue, receptions, reception_sessions, petitions, drafts, usage)
     for blueprint in (module.bp for module in records):

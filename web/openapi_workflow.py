@@ -7,10 +7,18 @@ from typing import Any
 from pydantic import BaseModel
 
 from web.api.accounts import AccountBody, AccountChange, HandoverBody, PasswordBody
+from web.api.deadline_rules import DeadlineRulesBody
 from web.api.workflow import ActionBody
 from web.openapi import _op, _path
 
-WORKFLOW_MODELS: tuple[type[BaseModel], ...] = (ActionBody, AccountBody, AccountChange, PasswordBody, HandoverBody)
+WORKFLOW_MODELS: tuple[type[BaseModel], ...] = (
+    ActionBody,
+    AccountBody,
+    AccountChange,
+    PasswordBody,
+    HandoverBody,
+    DeadlineRulesBody,
+)
 
 FLAG_PARAMS = [
     {
@@ -56,6 +64,22 @@ def workflow_paths() -> dict[str, Any]:
                 ("200", "{petition, events}"),
                 "401 403 404",
                 params=one,
+            ),
+        },
+        "/api/v1/deadline-rules": {
+            "get": _op(
+                "Legal deadline rule versions (files and added ones); ?on=DATE adds in_force",
+                ("200", "{versions, in_force?}"),
+                "401 422",
+                params=[
+                    {"name": "on", "in": "query", "required": False, "schema": {"type": "string", "format": "date"}}
+                ],
+            ),
+            "post": _op(
+                "Add a version of the deadlines (root admins); applies to stages started from its effective_from",
+                ("201", "the version"),
+                "400 401 403 409 422",
+                DeadlineRulesBody,
             ),
         },
         "/api/v1/accounts": {

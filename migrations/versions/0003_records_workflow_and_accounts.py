@@ -1,4 +1,4 @@
-"""records_workflow_and_accounts: the handling of petitions and its append-only history
+"""records_workflow_and_accounts: the handling of petitions, its append-only history, deadline rule versions
 
 Revision ID: 0003
 Revises: 0002
@@ -39,6 +39,18 @@ def _postgres() -> bool:
 
 
 def upgrade() -> None:
+    op.create_table('deadline_rule_versions',
+    sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
+    sa.Column('version', sa.String(length=40), nullable=False),
+    sa.Column('effective_from', sa.Date(), nullable=False),
+    sa.Column('data', sa.JSON().with_variant(postgresql.JSONB(astext_type=sa.Text()), 'postgresql'), nullable=False),
+    sa.Column('created_by', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=True),
+    sa.Column('created_at', models.base.UTCDateTime(timezone=True), nullable=False),
+    sa.ForeignKeyConstraint(['created_by'], ['accounts.id'], name=op.f('fk_deadline_rule_versions_created_by_accounts')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_deadline_rule_versions')),
+    sa.UniqueConstraint('effective_from', name=op.f('uq_deadline_rule_versions_effective_from')),
+    sa.UniqueConstraint('version', name=op.f('uq_deadline_rule_versions_version'))
+    )
     op.create_table('petition_events',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('petition_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -116,3 +128,4 @@ def downgrade() -> None:
         batch_op.drop_index(batch_op.f('ix_petition_events_petition_id'))
 
     op.drop_table('petition_events')
+    op.drop_table('deadline_rule_versions')
