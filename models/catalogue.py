@@ -21,6 +21,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column
 
 from models.base import Base, JSONType, created_at, intpk
 from models.errors import Conflict, Invalid
+from models.text import nfc
 
 CATALOGUE_DIR = Path(__file__).with_name("catalogue")
 CODE = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
@@ -74,7 +75,7 @@ def _entries(items: list[dict[str, Any]], name: str, *, with_kinds: bool) -> dic
         for label in ("vi", "en"):
             if not str(item.get(label, "")).strip():
                 raise Invalid.field(f"{name}.{i}.{label}", "give the label in Vietnamese (vi) and English (en)")
-        entry: dict[str, Any] = {"vi": item["vi"], "en": item["en"]}
+        entry: dict[str, Any] = {"vi": nfc(item["vi"]), "en": item["en"]}
         if with_kinds:
             kinds = item.get("applies_to") or list(RECORD_KINDS)
             if any(kind not in RECORD_KINDS for kind in kinds):

@@ -59,6 +59,7 @@ def as_dict(record: Any) -> dict[str, Any]:
 
 
 def _check_reception(session: Session, who: Principal, rec: Reception) -> None:
+    rec.note = nfc(rec.note)
     if rec.crowd_group and rec.people < CROWD_MINIMUM:
         raise Invalid.field(
             "crowd_group", f"a crowd group has {CROWD_MINIMUM} or more people; give the head-count in people"
@@ -76,7 +77,11 @@ def _check_reception(session: Session, who: Principal, rec: Reception) -> None:
             )
 
 
-def _check_session(session: Session, held: ReceptionSession) -> None:
+def check_session(session: Session, held: ReceptionSession) -> None:
+    """A session's rules (NFC text; receptions held in it are of its kind), for create and change."""
+    held.host, held.note = nfc(held.host) or "", nfc(held.note)
+    if held.id is None:  # a new session: no reception is held in it yet
+        return
     other = session.scalar(
         sa.select(Reception.id).where(Reception.session_id == held.id, Reception.kind != held.kind).limit(1)
     )
@@ -91,6 +96,7 @@ def _check_petition(session: Session, who: Principal, pet: Petition, multi_signa
     pet.petitioner_address = nfc((pet.petitioner_address or "").strip()) or None
     pet.petitioner_id_number = "".join((pet.petitioner_id_number or "").split()).upper() or None
     pet.summary = nfc(pet.summary or "") or ""
+    pet.note = nfc(pet.note)
     pet.petitioner_name_folded = fold(pet.petitioner_name)
     pet.petitioner_address_folded = fold(pet.petitioner_address)
     if not pet.anonymous and not pet.petitioner_name:
@@ -178,7 +184,7 @@ def change_record(
     elif isinstance(record, Petition):
         _check_petition(session, who, record, multi_signatory)
     else:
-        _check_session(session, record)
+        check_session(session, record)
     after = as_dict(record)
     diff = {k: after[k] for k in after if after[k] != before[k] and k != "updated_at"}
     if diff:

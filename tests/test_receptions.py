@@ -249,3 +249,20 @@ def test_reception_in_a_head_session(client: FlaskClient, staff: World) -> None:
     _, listed = call(client, staff.tokens["p01-admin"], "GET", "/api/v1/reception-sessions?kind=head&from=2026-10-01")
     assert [s["held_on"] for s in listed["items"]] == ["2026-10-09", "2026-10-02"]
     assert call(client, staff.tokens["p02-admin"], "GET", f"/api/v1/reception-sessions/{held['id']}")[0] == 403
+
+
+def test_notes_and_hosts_are_stored_nfc(client: FlaskClient, staff: World, sessions: sessionmaker[Session]) -> None:
+    import unicodedata
+
+    from models.records import ReceptionSession
+
+    note, host = (unicodedata.normalize("NFD", text) for text in ("Công dân trình bày rõ", "Chủ tịch UBND xã"))
+    token = staff.tokens["x1-officer"]
+    _, rec = call(client, token, "POST", "/api/v1/receptions", reception(note=note))
+    code, held = call(client, token, "POST", "/api/v1/reception-sessions",
+                   {"unit": "P01.X1", "held_on": "2026-10-02", "kind": "head", "host": host})  # fmt: skip
+
+    assert code == 201, held
+    with sessions() as session:
+        assert session.get_one(Reception, rec["id"]).note == "Công dân trình bày rõ"
+        assert session.get_one(ReceptionSession, held["id"]).host == "Chủ tịch UBND xã"

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, request
 from models import audit
 from models.drafts import delete_draft
 from models.permissions import Action
-from models.record_changes import as_dict, change_record
+from models.record_changes import as_dict, change_record, check_session
 from models.records import SESSION_KINDS, ReceptionSession
 from models.units import Unit, subtree_clause
 from web.auth import login_required, principal
@@ -38,6 +38,7 @@ def create() -> Response:
     unit = writable_unit(body.unit)
     who = principal()
     held = ReceptionSession(unit_id=unit.id, created_by=who.account_id, **body.model_dump(exclude={"unit"}))
+    check_session(db(), held)
     db().add(held)
     db().flush()
     audit.record(
