@@ -73,3 +73,30 @@ def test_usage_rights_and_input(client: FlaskClient, staff: World) -> None:
     assert (status, fields_of(problem)) == (422, {"since"})
     status, problem = call(client, staff.tokens["p01-admin"], "GET", "/api/v1/usage?unit=P99&since=2026-01-01")
     assert (status, fields_of(problem)) == (422, {"unit"})
+
+
+def test_usage_is_two_queries_whatever_the_number_of_units(
+    staff: World, sessions: sessionmaker[Session], database: sa.Engine
+) -> None:
+    from kntc.demo_records import Window, seed_records
+    from models.units import Unit
+    from models.usage import usage
+
+    statements: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *args: object) -> None:
+        statements.append(statement)
+
+    with sessions() as session:
+        seed_records(session, Window(dt.date(2026, 9, 15), dt.date(2026, 11, 28)))
+        session.commit()
+        root = session.scalars(sa.select(Unit).where(Unit.code == "VN")).one()
+        sa.event.listen(database, "before_cursor_execute", count)
+        try:
+            body = usage(session, root, dt.date(2026, 9, 15))
+        finally:
+            sa.event.remove(database, "before_cursor_execute", count)
+
+    assert len(statements) == 2
+    assert body["units"] == 6
+    assert body["units_with_data"] == 3  # the three communes got final records
