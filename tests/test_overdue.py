@@ -22,6 +22,7 @@ from models.base import utcnow
 from models.handling import PetitionHandling
 from models.overdue import flag
 from models.workflow import today
+from web.ops import _overdue_counts
 
 
 def set_handling(sessions: sessionmaker[Session], pid: int, **values: Any) -> None:
@@ -154,11 +155,15 @@ def gauge(text: str, name: str) -> dict[str, float]:
 def test_gauges_per_province_at_scrape_time(
     client: FlaskClient, desk: dict[str, int], sessions: sessionmaker[Session]
 ) -> None:
+    _overdue_counts.clear()
     text = client.get("/metrics").get_data(as_text=True)
     assert gauge(text, "kntc_overdue_petitions") == {"P01": 0, "P02": 0}
     with sessions() as session:
         flag(session, utcnow(), dt.timedelta(days=10))
         session.commit()
+    text = client.get("/metrics").get_data(as_text=True)
+    assert gauge(text, "kntc_overdue_petitions") == {"P01": 0, "P02": 0}  # kept for a minute
+    _overdue_counts.clear()
     text = client.get("/metrics").get_data(as_text=True)
     assert gauge(text, "kntc_overdue_petitions") == {"P01": 2, "P02": 1}
     assert gauge(text, "kntc_stuck_petitions") == {"P01": 1, "P02": 0}

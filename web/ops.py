@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 from kntc import metrics
 from kntc.broker import setup_broker
 from models.base import utcnow
+from models.directory import TTLCache
 from models.submissions import Status, Submission
 from web.errors import problem
 from web.services import Services, services
@@ -87,6 +88,11 @@ class BacklogCollector(Collector):
         return max(0.0, (utcnow() - oldest).total_seconds()) if oldest else 0.0
 
 
+# Counting the flags takes ~0.2 s with 20k flagged of 1M petitions (0.8 s with 650k): kept
+# a minute per process, well within how fast the flags change (the job runs every 10 min).
+_overdue_counts: TTLCache[str, dict[str, tuple[int, int]]] = TTLCache(seconds=60)
+
+
 class OverdueCollector(Collector):
     """Overdue and stuck petitions per province (top-level unit), read at scrape time.
 
@@ -97,11 +103,14 @@ class OverdueCollector(Collector):
     def __init__(self, svc: Services) -> None:
         self.svc = svc
 
-    def collect(self) -> Iterator[GaugeMetricFamily]:
+    def _counts(self, _key: str) -> dict[str, tuple[int, int]]:
         from models.overdue import counts_by_province
 
         with self.svc.sessions() as session:
-            counts = counts_by_province(session)
+            return counts_by_province(session)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        counts = _overdue_counts.get("counts", self._counts)
         overdue = GaugeMetricFamily(
             "kntc_overdue_petitions", "Open petitions past their legal deadline, by province.", labels=["province"]
         )

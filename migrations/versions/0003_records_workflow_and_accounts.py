@@ -109,6 +109,7 @@ def upgrade() -> None:
         batch_op.create_index(batch_op.f('ix_petition_handling_assignee_id'), ['assignee_id'], unique=False)
         batch_op.create_index(batch_op.f('ix_petition_handling_due_on'), ['due_on'], unique=False)
         batch_op.create_index(batch_op.f('ix_petition_handling_state'), ['state'], unique=False)
+        batch_op.create_index('ix_petition_handling_flagged', ['petition_id'], unique=False, postgresql_where=sa.text('overdue_since IS NOT NULL OR stuck_since IS NOT NULL'))
     if _postgres():
         op.execute(APPEND_ONLY_FUNCTION)
         op.execute(APPEND_ONLY_TRIGGER)
@@ -119,6 +120,7 @@ def downgrade() -> None:
         op.execute("DROP TRIGGER IF EXISTS petition_events_append_only ON petition_events")
         op.execute("DROP FUNCTION IF EXISTS petition_events_append_only()")
     with op.batch_alter_table('petition_handling', schema=None) as batch_op:
+        batch_op.drop_index('ix_petition_handling_flagged', postgresql_where=sa.text('overdue_since IS NOT NULL OR stuck_since IS NOT NULL'))
         batch_op.drop_index(batch_op.f('ix_petition_handling_state'))
         batch_op.drop_index(batch_op.f('ix_petition_handling_due_on'))
         batch_op.drop_index(batch_op.f('ix_petition_handling_assignee_id'))
