@@ -24,6 +24,7 @@ from models.text import fold, nfc
 from models.units import Unit
 
 Record = Reception | Petition | ReceptionSession
+ID_NUMBER_MAX = 20  # the column's width; a CCCD has 12 digits, a passport 8-9 characters
 
 RECEPTION_FIELDS = (
     "received_on", "kind", "people", "crowd_group", "case_id", "session_id",
@@ -95,6 +96,8 @@ def _check_petition(session: Session, who: Principal, pet: Petition, multi_signa
     pet.petitioner_name = nfc((pet.petitioner_name or "").strip()) or None
     pet.petitioner_address = nfc((pet.petitioner_address or "").strip()) or None
     pet.petitioner_id_number = "".join((pet.petitioner_id_number or "").split()).upper() or None
+    if pet.petitioner_id_number and len(pet.petitioner_id_number) > ID_NUMBER_MAX:
+        raise Invalid.field("petitioner_id_number", f"at most {ID_NUMBER_MAX} letters and digits (CCCD: 12 digits)")
     pet.summary = nfc(pet.summary or "") or ""
     pet.note = nfc(pet.note)
     pet.petitioner_name_folded = fold(pet.petitioner_name)

@@ -137,3 +137,9 @@ def test_final_petition_correction_is_audited_with_before_and_after(
     }
     assert event.details["after"]["eligible"] is True
     assert call(client, staff.tokens["x2-officer"], "PATCH", path, {"eligible": False, "reason": "x"})[0] == 403
+
+
+def test_id_number_longer_than_any_document_is_named(client: FlaskClient, staff: World) -> None:
+    body = petition(petitioner_id_number="1234567890" * 2 + "1234")
+    status, problem = call(client, staff.tokens["x1-officer"], "POST", "/api/v1/petitions", body)
+    assert (status, fields_of(problem)) == (422, {"petitioner_id_number"})

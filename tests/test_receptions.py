@@ -266,3 +266,13 @@ def test_notes_and_hosts_are_stored_nfc(client: FlaskClient, staff: World, sessi
     with sessions() as session:
         assert session.get_one(Reception, rec["id"]).note == "Công dân trình bày rõ"
         assert session.get_one(ReceptionSession, held["id"]).host == "Chủ tịch UBND xã"
+
+
+def test_ids_beyond_bigint_are_not_found_not_errors(client: FlaskClient, staff: World) -> None:
+    huge = 2**63
+    assert call(client, staff.tokens["viewer"], "GET", f"/api/v1/receptions/{huge}")[0] == 404
+    assert call(client, staff.tokens["viewer"], "GET", f"/api/v1/petitions/{huge}/duplicates")[0] == 404
+    status, problem = call(client, staff.tokens["viewer"], "GET", f"/api/v1/receptions?case={huge}")
+    assert (status, fields_of(problem)) == (422, {"case"})
+    status, problem = call(client, staff.tokens["x1-officer"], "POST", "/api/v1/receptions", reception(case_id=huge))
+    assert (status, fields_of(problem)) == (422, {"case_id"})

@@ -17,6 +17,7 @@ from models.records import Petition, Reception, ReceptionSession
 from models.units import Unit
 from web.api.units import get_unit
 from web.auth import principal
+from web.record_schemas import MAX_ID
 from web.services import db
 
 M = TypeVar("M", Reception, Petition, ReceptionSession)
@@ -31,7 +32,7 @@ def json_response(body: Any, status: int = 200, location: str | None = None) -> 
 
 def visible(model: type[M], record_id: int, action: Action = Action.READ_RECORDS) -> tuple[M, Unit]:
     """The record and its unit; 404 when there is none, 403 when it is outside the caller's subtree."""
-    record = db().get(model, record_id)
+    record = db().get(model, record_id) if record_id <= MAX_ID else None
     if record is None:
         raise NotFound(f"no {model.__tablename__.rstrip('s').replace('_', ' ')} {record_id}")
     unit = db().get_one(Unit, record.unit_id)
@@ -93,7 +94,7 @@ def int_arg(name: str) -> int | None:
     value = request.args.get(name)
     if not value:
         return None
-    if not value.isdigit():
+    if not value.isdigit() or int(value) > MAX_ID:
         raise Invalid.field(name, "a whole number")
     return int(value)
 
