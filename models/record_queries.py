@@ -70,9 +70,12 @@ def parse_cursor(cursor: str | None) -> tuple[dt.date, int] | None:
         return None
     day, _, last_id = cursor.partition("~")
     try:
-        return dt.date.fromisoformat(day), int(last_id)
+        after = dt.date.fromisoformat(day), int(last_id)
     except ValueError:
-        raise Invalid.field("cursor", "pass back the `next` value of the previous page unchanged") from None
+        after = None
+    if after is None or not 0 <= after[1] < 2**63:
+        raise Invalid.field("cursor", "pass back the `next` value of the previous page unchanged")
+    return after
 
 
 def page(
