@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import unicodedata
 from typing import Any
 
 import psycopg
@@ -61,7 +62,8 @@ def test_complaint_from_reception_to_resolution_with_a_review(
     assert (status, body["state"]) == (200, "under_resolution")
     status, body = act(client, staff, "x1-officer", pid, "submit_for_review", **outcome())
     assert (status, body["state"]) == (200, "awaiting_review"), body
-    status, body = act(client, staff, "x1-leader", pid, "send_back", reason="thiếu biên bản xác minh")
+    decomposed = unicodedata.normalize("NFD", "thiếu biên bản xác minh")
+    status, body = act(client, staff, "x1-leader", pid, "send_back", reason=decomposed)
     assert (status, body["state"]) == (200, "under_resolution")
     status, body = act(client, staff, "x1-officer", pid, "submit_for_review")
     assert (status, body["state"]) == (200, "awaiting_review")
@@ -292,6 +294,8 @@ def test_bad_requests_are_named_and_change_nothing(
     )
     assert response.status_code == 400
     assert act(client, staff, "x1-officer", 999_999, "classify")[0] == 404
+    assert act(client, staff, "x1-officer", 2**64, "classify")[0] == 404
+    assert client.get(f"/api/v1/petitions/{2**70}/history", headers=auth(staff.tokens["x1-officer"])).status_code == 404
     assert handling(sessions, pid).state == "received"
 
 

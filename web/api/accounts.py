@@ -10,6 +10,7 @@ from pydantic import Field
 from models import account_admin
 from models.accounts import Account
 from models.errors import Forbidden, Invalid
+from models.text import nfc
 from web.auth import _principals, login_required, principal
 from web.schemas import Body
 from web.services import db
@@ -116,7 +117,7 @@ def change(username: str) -> dict[str, Any]:
         role=body.role,
         disabled=body.disabled,
         handover_to=body.handover_to,
-        reason=body.reason,
+        reason=nfc(body.reason),
     )
     db().commit()
     _forget_cached_principals()
@@ -142,6 +143,6 @@ def reset_password(username: str) -> dict[str, Any]:
 def handover(username: str) -> dict[str, Any]:
     """Move every open item of the account to ``to``, in one transaction, each audited."""
     body = HandoverBody.model_validate(request.get_json())
-    moved = account_admin.handover(db(), principal(), username, body.to, reason=body.reason)
+    moved = account_admin.handover(db(), principal(), username, body.to, reason=nfc(body.reason))
     db().commit()
     return {"from": username, "to": body.to, "moved": moved}

@@ -14,8 +14,10 @@ from models import workflow
 from models.errors import NotFound
 from models.handling import PetitionHandling
 from models.records import Petition
+from models.text import nfc
 from models.units import Unit
 from web.auth import login_required, principal, require_covers
+from web.record_schemas import MAX_ID
 from web.schemas import Body
 from web.services import db
 
@@ -51,9 +53,11 @@ class ActionBody(Body):
     def command(self) -> workflow.Command:
         names = ("outcome", "decision_number", "decision_date", *workflow.AMOUNTS, *workflow.COUNTS)
         outcome = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+        if "decision_number" in outcome:
+            outcome["decision_number"] = nfc(outcome["decision_number"])
         return workflow.Command(
             action=self.action,
-            reason=self.reason,
+            reason=nfc(self.reason),
             to=self.to,
             on=self.on,
             complex_case=self.complex_case,
@@ -66,15 +70,9 @@ class ActionBody(Body):
 
 def load_petition(petition_id: int) -> Petition:
     """The petition, when the caller's subtree covers its unit (403 otherwise, 404 if none)."""
-    row = (
-        db()
-        .execute(
-            sa.select(Petition, Unit.path, Unit.code)
-            .join(Unit, Unit.id == Petition.unit_id)
-            .where(Petition.id == petition_id)
-        )
-        .one_or_none()
-    )
+    stmt = sa.select(Petition, Unit.path, Unit.code).join(Unit, Unit.id == Petition.unit_id)
+    # An id beyond bigint is no petition, not a database error.
+    row = db().execute(stmt.where(Petition.id == petition_id)).one_or_none() if petition_id <= MAX_ID else None
     if row is None:
         raise NotFound(f"no petition {petition_id}")
     petition, path, code = row
