@@ -119,6 +119,22 @@ def _check_petition(session: Session, who: Principal, pet: Petition, multi_signa
             raise Invalid.field("reception_id", f"no reception {pet.reception_id} in your unit's subtree")
 
 
+def _day_of(record: Record) -> dt.date:
+    return record.held_on if isinstance(record, ReceptionSession) else record.received_on
+
+
+def check_open(unit: Unit, day: dt.date) -> None:
+    """A record belongs to a unit that existed on its day (the tree as it stood then)."""
+    if not unit.open_between(day, day):
+        opened = unit.opened_on.isoformat() if unit.opened_on else "the start"
+        closed = unit.closed_on.isoformat() if unit.closed_on else "today"
+        raise Invalid.field(
+            "received_on",
+            f"unit {unit.code} existed from {opened} to {closed}, not on {day.isoformat()}; "
+            "record it at the unit that took over",
+        )
+
+
 # --- create ----------------------------------------------------------------------------
 
 
@@ -127,6 +143,7 @@ def create_reception(session: Session, who: Principal, unit: Unit, data: dict[st
     values = {k: v for k, v in data.items() if k in RECEPTION_FIELDS and k != "case_id"}
     rec = Reception(unit_id=unit.id, created_by=who.account_id, **values)
     _check_reception(session, who, rec)
+    check_open(unit, rec.received_on)
     rec.case_id = resolve_case(session, who, data.get("case_id"), unit.id)
     session.add(rec)
     session.flush()
@@ -139,6 +156,7 @@ def create_petition(session: Session, who: Principal, unit: Unit, data: dict[str
     values = {k: v for k, v in data.items() if k in PETITION_FIELDS and k != "case_id"}
     pet = Petition(unit_id=unit.id, created_by=who.account_id, **values)
     _check_petition(session, who, pet, data.get("multi_signatory"))
+    check_open(unit, pet.received_on)
     case_id = data.get("case_id")
     if case_id is None and pet.reception_id is not None:
         case_id = session.get_one(Reception, pet.reception_id).case_id
@@ -188,6 +206,7 @@ def change_record(
         _check_petition(session, who, record, multi_signatory)
     else:
         check_session(session, record)
+    check_open(session.get_one(Unit, record.unit_id), _day_of(record))
     after = as_dict(record)
     diff = {k: after[k] for k in after if after[k] != before[k] and k != "updated_at"}
     if diff:

@@ -277,3 +277,14 @@ def test_ids_beyond_bigint_are_not_found_not_errors(client: FlaskClient, staff: 
     assert (status, fields_of(problem)) == (422, {"case"})
     status, problem = call(client, staff.tokens["x1-officer"], "POST", "/api/v1/receptions", reception(case_id=huge))
     assert (status, fields_of(problem)) == (422, {"case_id"})
+
+
+def test_records_belong_to_units_open_on_their_day(client: FlaskClient, staff: World) -> None:
+    closed = "code,name,parent_code,level,opened_on,closed_on\nP01.D1,UBND huyện Cũ,P01,district,,2025-06-30\n"
+    staff.units(closed)
+    token = staff.tokens["p01-officer"]
+
+    assert call(client, token, "POST", "/api/v1/receptions", reception("P01.D1", received_on="2025-06-30"))[0] == 201
+    status, problem = call(client, token, "POST", "/api/v1/receptions", reception("P01.D1", received_on="2025-07-01"))
+    assert (status, fields_of(problem)) == (422, {"received_on"})
+    assert "P01.D1" in problem["detail"]

@@ -10,7 +10,7 @@ from flask import Blueprint, Response, request
 from models import audit
 from models.drafts import delete_draft
 from models.permissions import Action
-from models.record_changes import as_dict, change_record, check_session
+from models.record_changes import as_dict, change_record, check_open, check_session
 from models.records import SESSION_KINDS, ReceptionSession
 from models.units import Unit, subtree_clause
 from web.auth import login_required, principal
@@ -39,6 +39,7 @@ def create() -> Response:
     who = principal()
     held = ReceptionSession(unit_id=unit.id, created_by=who.account_id, **body.model_dump(exclude={"unit"}))
     check_session(db(), held)
+    check_open(unit, held.held_on)
     db().add(held)
     db().flush()
     audit.record(
