@@ -330,3 +330,25 @@ def test_the_history_is_append_only(staff: World, sessions: sessionmaker[Session
             with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
                 conn.execute(statement)
             conn.rollback()
+
+
+def test_petitions_created_final_or_made_final_over_http_enter_the_handling(
+    client: FlaskClient, staff: World, sessions: sessionmaker[Session]
+) -> None:
+    from record_factories import petition
+
+    token = auth(staff.tokens["x1-officer"])
+    final = client.post("/api/v1/petitions", json=petition(), headers=token).get_json()["id"]
+    draft = client.post("/api/v1/petitions", json=petition(status="draft"), headers=token).get_json()["id"]
+    with sessions() as session:
+        assert session.get(PetitionHandling, final).state == "received"
+        assert session.get(PetitionHandling, draft) is None  # a draft may be deleted: no history yet
+    assert client.patch(f"/api/v1/petitions/{draft}", json={"status": "final"}, headers=token).status_code == 200
+    with sessions() as session:
+        assert session.get(PetitionHandling, draft).state == "received"
+    response = client.patch(
+        f"/api/v1/petitions/{final}", json={"summary": "Bổ sung", "reason": "đính chính"}, headers=token
+    )
+    assert response.status_code == 200
+    history = client.get(f"/api/v1/petitions/{final}/history", headers=token).get_json()["events"]
+    assert [e["action"] for e in history] == ["receive"]  # a correction starts nothing again

@@ -82,6 +82,8 @@ def change(petition_id: int) -> dict[str, Any]:
     body = PetitionChange.model_validate(request.get_json())
     pet, unit = visible(Petition, petition_id, Action.WRITE_RECORDS)
     change_record(db(), principal(), pet, body.model_dump(exclude_unset=True, exclude={"reason"}), body.reason)
+    if pet.status == "final":  # a draft made final enters the handling (no-op when it has already)
+        start_handling(db(), pet, who=principal())
     db().commit()
     return record_json(pet, unit.code)
 
