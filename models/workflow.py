@@ -278,7 +278,10 @@ def _apply(
 def _classify(
     session: Session, who: Principal, petition: Petition, handling: PetitionHandling, command: Command, on: dt.date
 ) -> dict[str, Any]:
-    handling.due_on = _safe_due(lambda: acceptance_due(petition.content_type, on, in_use=versions(session)))
+    # The law counts acceptance from the day the petition was received (Luật Khiếu nại 2011
+    # art. 27, Luật Tố cáo 2018 art. 29), not from its classification.
+    received = petition.received_on
+    handling.due_on = _safe_due(lambda: acceptance_due(petition.content_type, received, in_use=versions(session)))
     return {"due_on": _iso(handling.due_on)}
 
 

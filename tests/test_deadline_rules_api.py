@@ -54,7 +54,7 @@ def test_a_root_admin_confirms_the_amended_numbers_and_new_stages_use_them(
     assert response.get_json()["shipped"] is False
     listed = client.get(f"/api/v1/deadline-rules?on={today()}", headers=auth(world.tokens["viewer"])).get_json()
     assert listed["in_force"]["version"] == "2026.2"
-    pid = make_petition(sessions)
+    pid = make_petition(sessions, received_on=today())
     status, body = act(client, world, "x1-officer", pid, "classify")
     assert status == 200
     assert body["due_on"] == add_days(today(), 15, "calendar").isoformat()

@@ -47,11 +47,12 @@ def test_a_new_petition_is_received_with_its_classification_deadline(
 def test_complaint_from_reception_to_resolution_with_a_review(
     client: FlaskClient, staff: World, sessions: sessionmaker[Session]
 ) -> None:
-    pid = make_petition(sessions)
+    received = today() - dt.timedelta(days=3)
+    pid = make_petition(sessions, received_on=received)
     on = today()
     status, body = act(client, staff, "x1-officer", pid, "classify")
     assert (status, body["state"]) == (200, "classified")
-    assert body["due_on"] == acceptance_due("complaint", on).isoformat()
+    assert body["due_on"] == acceptance_due("complaint", received).isoformat()
     status, body = act(client, staff, "x1-leader", pid, "accept", complex_case=True, remote_area=True)
     assert (status, body["state"]) == (200, "accepted"), body
     assert body["due_on"] == resolution_due("complaint", on, complex_case=True, remote=True).isoformat()
