@@ -63,6 +63,10 @@ def build_scene(world: World, client: FlaskClient) -> Scene:
             "/api/v1/reception-sessions",
             {"unit": "P01.X1", "held_on": "2026-10-01", "kind": "head", "host": "Chủ tịch UBND xã"},
         ),
+        "draft_session": made(
+            "/api/v1/reception-sessions",
+            {"unit": "P01.X1", "held_on": "2026-10-15", "kind": "head", "host": "Chủ tịch", "status": "draft"},
+        ),
         "petition": made("/api/v1/petitions", petition()),
         "draft_petition": made("/api/v1/petitions", petition(status="draft")),
         "reception": made("/api/v1/receptions", reception()),
@@ -145,6 +149,10 @@ ENDPOINTS = [
     ),
     Endpoint("list sessions", "GET", "/api/v1/reception-sessions?unit=P01.X1", None, everyone),
     Endpoint("show session", "GET", "/api/v1/reception-sessions/{session}", None, everyone),
+    Endpoint(
+        "change session", "PATCH", "/api/v1/reception-sessions/{draft_session}", lambda: {"note": "Bổ sung"}, staff
+    ),
+    Endpoint("delete draft session", "DELETE", "/api/v1/reception-sessions/{draft_session}", None, province_admins),
     Endpoint("create petition", "POST", "/api/v1/petitions", petition, staff),
     Endpoint("list petitions", "GET", "/api/v1/petitions?unit=P01.X1", None, everyone),
     Endpoint("list overdue petitions", "GET", "/api/v1/petitions?unit=P01.X1&overdue=true", None, everyone),
