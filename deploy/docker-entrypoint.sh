@@ -3,6 +3,7 @@
 #   web [gunicorn options]        gunicorn -c /app/deploy/gunicorn.conf.py ... 'web:create_app()'
 #   worker [dramatiq options]     dramatiq workers --processes $KNTC_WORKER_PROCESSES --threads $KNTC_WORKER_THREADS ...
 #   migrate                       kntc db upgrade
+#   scheduler                     kntc scheduler (periodic jobs: overdue and stuck petitions; one or more)
 #   anything else                 run as given (kntc units import ..., kntc accounts create ..., sh)
 #
 # Secrets as files (compose secrets, Kubernetes secret volumes): for NAME in KNTC_SIGNING_KEY,
@@ -42,6 +43,9 @@ case "$role" in
     ;;
   migrate)
     exec kntc db upgrade "$@"
+    ;;
+  scheduler)
+    exec kntc scheduler "$@"
     ;;
   *)
     exec "$role" "$@"

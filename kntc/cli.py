@@ -139,6 +139,23 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> None:
     run_demo(settings, units_limit=args.communes)
 
 
+def cmd_scheduler(args: argparse.Namespace, settings: Settings) -> None:
+    import signal
+    import threading
+
+    from kntc.logs import configure_logging
+    from kntc.scheduler import run
+
+    configure_logging()
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    try:
+        run(settings, stop, poll_seconds=args.poll)
+    except RuntimeError as error:
+        raise CommandError(str(error)) from None
+
+
 def _date(flag: str, text: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text)
@@ -204,6 +221,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = command("receipts", "verify", cmd_receipts_verify, "verify a receipt offline; exit 0 when valid")
     p.add_argument("file", metavar="FILE.json")
     p.add_argument("--public-key", help="base64 Ed25519 public key (default: this installation's signing key)")
+    p = command("scheduler", None, cmd_scheduler, "send the periodic jobs (overdue and stuck flags) to the workers")
+    p.add_argument("--poll", type=float, default=5.0, help="seconds between looks at the clock (default 5)")
     p = command("demo", None, cmd_demo, "run a national deadline surge on the embedded defaults and print the table")
     p.add_argument("--communes", type=int, default=None, help="use only this many communes (a quicker run)")
     return parser

@@ -67,7 +67,7 @@ def run_demo(settings: Settings, units_limit: int | None = None) -> None:
     console = Console()
     settings = _prepare(settings, console)
     started = time.perf_counter()
-    seeded = seed(settings, communes=units_limit, period_code=_period_code(settings), due_in=DUE_IN)
+    seeded = seed(settings, communes=units_limit, period_code=_period_code(settings), due_in=DUE_IN, with_records=True)
     console.print(
         f"Imported {seeded.units:,} units, issued {len(seeded.tokens) + 1:,} tokens "
         f"({time.perf_counter() - started:.1f} s); period [bold]{seeded.period}[/] due {_vn(seeded.due_at)}, grace 48 h"

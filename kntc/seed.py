@@ -8,7 +8,7 @@ a database twice adds tokens and a period, nothing else.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -38,10 +38,17 @@ class Seeded:
     due_at: dt.datetime
     tokens: dict[str, str]  # unit code -> its reporter's token
     admin_token: str  # an admin of the root unit
+    records: dict[str, int] = field(default_factory=dict)  # what kntc.demo_records added
 
 
-def seed(settings: Settings, *, communes: int | None, period_code: str, due_in: dt.timedelta) -> Seeded:
-    """Import the national tree (``communes`` of them), issue the tokens, open the period."""
+def seed(
+    settings: Settings, *, communes: int | None, period_code: str, due_in: dt.timedelta, with_records: bool = False
+) -> Seeded:
+    """Import the national tree (``communes`` of them), issue the tokens, open the period.
+
+    ``with_records``: also receptions, sessions and petitions in the period's window, for
+    the forms to compute from (only into a tree that has none yet).
+    """
     rows = national_rows(communes=communes)
     engine = make_engine(settings.sqlalchemy_url, pool_size=1)
     try:
@@ -50,10 +57,18 @@ def seed(settings: Settings, *, communes: int | None, period_code: str, due_in: 
             tokens = issue_tokens(session, [r.code for r in rows if r.code != ROOT_CODE])
             admin_token = issue_tokens(session, [ROOT_CODE], role="admin")[ROOT_CODE]
             period = open_period(session, period_code, utcnow().replace(microsecond=0) + due_in)
+            records = _records(session, period) if with_records else {}
             session.commit()
-            return Seeded(settings, len(rows), period.code, period.id, period.due_at, tokens, admin_token)
+            return Seeded(settings, len(rows), period.code, period.id, period.due_at, tokens, admin_token, records)
     finally:
         engine.dispose()
+
+
+def _records(session: Session, period: Period) -> dict[str, int]:
+    from kntc.demo_records import Window, seed_records
+
+    today = utcnow().date()
+    return seed_records(session, Window(period.starts_on, min(period.ends_on, today)))
 
 
 def issue_tokens(session: Session, codes: list[str], role: str = "reporter") -> dict[str, str]:

@@ -63,6 +63,10 @@ class Settings:
     attachment_time_limit_ms: int = 120_000
     # Largest image accepted, in pixels (width x height of a page); memory is ~3 bytes each.
     max_image_pixels: int = 100_000_000
+    # The scheduler (`kntc scheduler`): how often it asks for the overdue and stuck flags.
+    overdue_interval_seconds: int = 600
+    # A petition untouched this many days in one account is flagged stuck.
+    stuck_days: int = 10
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -90,6 +94,8 @@ class Settings:
             attachment_concurrency=_int(env, "KNTC_ATTACHMENT_CONCURRENCY", 2),
             attachment_time_limit_ms=_int(env, "KNTC_ATTACHMENT_TIME_LIMIT_MS", 120_000),
             max_image_pixels=_int(env, "KNTC_MAX_IMAGE_PIXELS", 100_000_000),
+            overdue_interval_seconds=_int(env, "KNTC_OVERDUE_INTERVAL_SECONDS", 600),
+            stuck_days=_int(env, "KNTC_STUCK_DAYS", 10),
         )
 
     @property

@@ -132,9 +132,20 @@ def summary_table(seeded: Seeded, result: Result, found: Findings) -> Table:
         ("latency p50 / p99", f"{found.p50_ms:.0f} / {found.p99_ms:.0f} ms", f"every POST, {result.where}"),
         ("all decided after", decided, "from the first request to the last decision"),
     )
-    for row in rows:
+    for row in (*rows, *_records_row(seeded.records)):
         table.add_row(*row)
     return table
+
+
+def _records_row(records: dict[str, int]) -> list[tuple[str, str, str]]:
+    if not records:
+        return []
+    counts = f"{records['receptions']:,} receptions, {records['petitions']:,} petitions"
+    more = (
+        f"{records['crowd_groups']:,} crowd groups, {records['sessions']:,} sessions, "
+        f"{records['repeat_cases']:,} repeat cases, {records['drafts']:,} drafts; {records['communes']:,} communes"
+    )
+    return [("records seeded", counts, more)]
 
 
 def completeness_table(data: dict[str, Any]) -> Table:

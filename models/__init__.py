@@ -2,8 +2,13 @@
 
 from models.accounts import Account, ApiToken
 from models.attachments import Attachment, AttachmentLink, AttachmentUpload
+from models.audit import AuditEvent
 from models.base import Base
+from models.catalogue import CatalogueVersionRow
+from models.deadlines import DeadlineRuleRow
+from models.handling import PetitionEvent, PetitionHandling
 from models.periods import LockException, Period, PeriodDue
+from models.records import Case, Petition, Reception, ReceptionSession
 from models.submissions import IdempotencyRecord, OutboxEntry, Submission
 from models.units import Unit
 
@@ -13,12 +18,21 @@ __all__ = [
     "Attachment",
     "AttachmentLink",
     "AttachmentUpload",
+    "AuditEvent",
     "Base",
+    "Case",
+    "CatalogueVersionRow",
+    "DeadlineRuleRow",
     "IdempotencyRecord",
     "LockException",
     "OutboxEntry",
     "Period",
     "PeriodDue",
+    "Petition",
+    "PetitionEvent",
+    "PetitionHandling",
+    "Reception",
+    "ReceptionSession",
     "Submission",
     "Unit",
 ]

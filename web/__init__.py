@@ -17,7 +17,23 @@ def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
     configure_logging()
     from web import errors, openapi, ops, status
-    from web.api import attachments, periods, receipts, sessions, submissions, units
+    from web.api import (
+        accounts,
+        attachments,
+        catalogue,
+        deadline_rules,
+        drafts,
+        periods,
+        petitions,
+        receipts,
+        reception_sessions,
+        receptions,
+        sessions,
+        submissions,
+        units,
+        usage,
+        workflow,
+    )
     from web.services import Services, close_db
 
     app = Flask(__name__)
@@ -32,8 +48,10 @@ def create_app(settings: Settings | None = None) -> Flask:
         start_embedded_workers(services)
     errors.register(app)
     ops.instrument(app)
-    blueprints = (ops.bp, openapi.bp, sessions.bp, units.bp, periods.bp, submissions.bp, receipts.bp, status.bp)
-    for blueprint in (*blueprints, attachments.bp):
-        app.register_blueprint(blueprint)
+    foundation = (ops, openapi, sessions, units, periods, submissions, receipts, status)
+    records = (catalogue, receptions, reception_sessions, petitions, drafts, usage, workflow)
+    people = (accounts, deadline_rules, attachments)
+    for module in (*foundation, *records, *people):
+        app.register_blueprint(module.bp)
     app.teardown_appcontext(close_db)
     return app

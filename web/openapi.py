@@ -69,7 +69,18 @@ IDEMPOTENCY = {
 
 
 def document() -> dict[str, Any]:
-    models = (SubmissionBody, LoginBody, PeriodBody, PeriodChange, LockExceptionBody, BundleBody)
+    from web.openapi_records import RECORD_MODELS
+    from web.openapi_workflow import WORKFLOW_MODELS
+
+    models: tuple[type[BaseModel], ...] = (
+        SubmissionBody,
+        LoginBody,
+        PeriodBody,
+        PeriodChange,
+        LockExceptionBody,
+        BundleBody,
+    )
+    models += RECORD_MODELS + WORKFLOW_MODELS
     schemas: dict[str, Any] = {
         m.__name__: m.model_json_schema(ref_template="#/components/schemas/{model}") for m in models
     }
@@ -95,8 +106,17 @@ def document() -> dict[str, Any]:
             "schemas": schemas,
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
-        "paths": _paths(),
+        "paths": _all_paths(),
     }
+
+
+def _all_paths() -> dict[str, Any]:
+    from web.openapi_records import record_paths
+    from web.openapi_workflow import add_flag_filters, workflow_paths
+
+    paths = {**_paths(), **record_paths(), **workflow_paths()}
+    add_flag_filters(paths)
+    return paths
 
 
 def _paths() -> dict[str, Any]:

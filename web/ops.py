@@ -17,6 +17,7 @@ from prometheus_client.registry import Collector
 from kntc import metrics
 from kntc.broker import setup_broker
 from models.base import utcnow
+from models.directory import TTLCache
 from models.submissions import Status, Submission
 from web.errors import problem
 from web.services import Services, services
@@ -87,6 +88,54 @@ class BacklogCollector(Collector):
         return max(0.0, (utcnow() - oldest).total_seconds()) if oldest else 0.0
 
 
+# Counting the flags takes 0.2-0.5 s with 20k flagged of 1M petitions (0.8 s with 650k): kept
+# a minute per process, well within how fast the flags change (the job runs every 10 min).
+_overdue_counts: TTLCache[str, dict[str, tuple[int, int]]] = TTLCache(seconds=60)
+
+
+class OverdueCollector(Collector):
+    """Overdue and stuck petitions per province (top-level unit), read at scrape time.
+
+    The flags are set by the overdue job (workers/overdue.py); every province is listed,
+    with 0 when it has none, so that a rise from nothing shows on the dashboards.
+    """
+
+    def __init__(self, svc: Services) -> None:
+        self.svc = svc
+
+    def _counts(self, _key: str) -> dict[str, tuple[int, int]]:
+        from models.overdue import counts_by_province
+
+        with self.svc.sessions() as session:
+            return counts_by_province(session)
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        counts = _overdue_counts.get("counts", self._counts)
+        overdue = GaugeMetricFamily(
+            "kntc_overdue_petitions", "Open petitions past their legal deadline, by province.", labels=["province"]
+        )
+        stuck = GaugeMetricFamily(
+            "kntc_stuck_petitions",
+            "Open petitions idle longer than KNTC_STUCK_DAYS in one account, by province.",
+            labels=["province"],
+        )
+        for province, (n_overdue, n_stuck) in sorted(counts.items()):
+            overdue.add_metric([province], n_overdue)
+            stuck.add_metric([province], n_stuck)
+        yield overdue
+        yield stuck
+
+
+def _scrape_time(collector: Collector, what: str) -> bytes:
+    registry = CollectorRegistry()
+    registry.register(collector)
+    try:
+        return generate_latest(registry)
+    except Exception as error:  # a scrape must still answer when Redis or the database is down
+        log.warning(f"{what} unavailable", error=repr(error))
+        return b""
+
+
 @bp.get("/metrics")
 def metrics_view() -> Response:
     if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
@@ -95,12 +144,8 @@ def metrics_view() -> Response:
         text = generate_latest(registry)
     else:
         text = generate_latest(REGISTRY)
-    backlog = CollectorRegistry()
-    backlog.register(BacklogCollector(services()))
-    try:
-        text += generate_latest(backlog)
-    except Exception as error:  # a scrape must still answer when Redis or the database is down
-        log.warning("backlog gauges unavailable", error=repr(error))
+    text += _scrape_time(BacklogCollector(services()), "backlog gauges")
+    text += _scrape_time(OverdueCollector(services()), "overdue gauges")
     return Response(text, mimetype="text/plain; version=0.0.4; charset=utf-8")
 
 

@@ -1,0 +1,86 @@
+"""Where each petition stands in its handling, and the append-only history of how it got there.
+
+``petition_handling`` is one row per petition (its state, assignee, deadline and the
+outcome of its resolution); ``petition_events`` keeps every transition and is never
+updated nor deleted (a PostgreSQL trigger of migration 0003 refuses both).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from decimal import Decimal
+from typing import Any
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Mapped, mapped_column
+
+from models.base import Base, JSONType, UTCDateTime, created_at, intpk, utcnow
+
+Amount = sa.Numeric(18, 2)
+
+
+class PetitionHandling(Base):
+    __tablename__ = "petition_handling"
+    __table_args__ = (
+        sa.CheckConstraint("extensions >= 0", name="extensions_not_negative"),
+        sa.CheckConstraint("resolution_round IN (1, 2)", name="resolution_round"),
+        sa.CheckConstraint("outcome IS NULL OR outcome IN ('right', 'wrong', 'partly_right')", name="outcome"),
+        # The gauges count flagged rows at every scrape, and the job clears flags: both read
+        # only the few flagged rows of millions.
+        sa.Index(
+            "ix_petition_handling_flagged",
+            "petition_id",
+            postgresql_where=sa.text("overdue_since IS NOT NULL OR stuck_since IS NOT NULL"),
+        ),
+    )
+
+    petition_id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), sa.ForeignKey("petitions.id"), primary_key=True
+    )
+    state: Mapped[str] = mapped_column(sa.String(20), index=True)
+    assignee_id: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"), index=True)
+    last_activity_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # The deadline of the current stage (classification, acceptance or resolution).
+    stage_started_on: Mapped[dt.date]
+    due_on: Mapped[dt.date | None] = mapped_column(index=True)
+    rules_version: Mapped[str | None] = mapped_column(sa.String(20))
+    accepted_on: Mapped[dt.date | None]
+    complex_case: Mapped[bool] = mapped_column(default=False)
+    remote_area: Mapped[bool] = mapped_column(default=False)
+    extensions: Mapped[int] = mapped_column(default=0)
+    # Set and cleared by the overdue job (workers/overdue.py).
+    overdue_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    stuck_since: Mapped[dt.datetime | None] = mapped_column(UTCDateTime())
+    # The resolution (required to enter the state "resolved").
+    resolution_round: Mapped[int] = mapped_column(sa.SmallInteger, default=1)
+    outcome: Mapped[str | None] = mapped_column(sa.String(20))
+    decision_number: Mapped[str | None] = mapped_column(sa.String(100))
+    decision_date: Mapped[dt.date | None]
+    resolved_on: Mapped[dt.date | None]
+    money_recovered_state: Mapped[Decimal] = mapped_column(Amount, default=Decimal(0))
+    land_recovered_state: Mapped[Decimal] = mapped_column(Amount, default=Decimal(0))
+    money_returned_organisations: Mapped[Decimal] = mapped_column(Amount, default=Decimal(0))
+    land_returned_organisations: Mapped[Decimal] = mapped_column(Amount, default=Decimal(0))
+    money_returned_individuals: Mapped[Decimal] = mapped_column(Amount, default=Decimal(0))
+    land_returned_individuals: Mapped[Decimal] = mapped_column(Amount, default=Decimal(0))
+    organisations_restored: Mapped[int] = mapped_column(default=0)
+    people_restored: Mapped[int] = mapped_column(default=0)
+    created_at: Mapped[created_at]
+    updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+
+class PetitionEvent(Base):
+    __tablename__ = "petition_events"
+
+    id: Mapped[intpk]
+    petition_id: Mapped[int] = mapped_column(
+        sa.BigInteger().with_variant(sa.Integer, "sqlite"), sa.ForeignKey("petitions.id"), index=True
+    )
+    at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    effective_on: Mapped[dt.date]
+    account_id: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"))
+    action: Mapped[str] = mapped_column(sa.String(30))
+    from_state: Mapped[str | None] = mapped_column(sa.String(20))
+    to_state: Mapped[str] = mapped_column(sa.String(20))
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType, default=dict)
