@@ -14,7 +14,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from models import audit
+from models import attachments, audit
 from models.auth import Principal
 from models.cases import case_visible, resolve_case
 from models.catalogue import classify
@@ -163,8 +163,18 @@ def create_petition(session: Session, who: Principal, unit: Unit, data: dict[str
     pet.case_id = resolve_case(session, who, case_id, unit.id)
     session.add(pet)
     session.flush()
+    _link_attachments(session, who, pet)
     _audit_create(session, who, pet)
     return pet
+
+
+def _link_attachments(session: Session, who: Principal, pet: Petition) -> None:
+    # Linking is what lets the accounts above the unit read the files; an id the caller
+    # cannot read, or a rejected file, fails the whole change (422 naming it).
+    linked = attachments.link(
+        session, pet.attachment_ids or [], "petition", str(pet.id), pet.unit_id, who, field="attachment_ids"
+    )
+    pet.attachment_ids = [str(i) for i in linked]
 
 
 def _audit_create(session: Session, who: Principal, record: Record) -> None:
@@ -204,6 +214,8 @@ def change_record(
         _check_reception(session, who, record)
     elif isinstance(record, Petition):
         _check_petition(session, who, record, multi_signatory)
+        if "attachment_ids" in changes:
+            _link_attachments(session, who, record)
     else:
         check_session(session, record)
     check_open(session.get_one(Unit, record.unit_id), _day_of(record))
