@@ -104,7 +104,10 @@ def main() -> int:
         results = [measure(case, args, settings, seeded, run_dir) for case in cases]
         report(results, args)
     finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
+        if args.keep:
+            console.print(f"logs and metric files kept in {run_dir}")
+        else:
+            shutil.rmtree(run_dir, ignore_errors=True)
     return 1 if any(m.lost for m in results) else 0
 
 
@@ -120,6 +123,7 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--generator", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python")
     parser.add_argument("--only", choices=("ours", "naive"), help="measure one intake only (default: both)")
     parser.add_argument("--profile", metavar="DIR", help="sample the web and worker processes with py-spy into DIR")
+    parser.add_argument("--keep", action="store_true", help="keep the run directory (process logs) at the end")
     parser.add_argument("--gunicorn-args", default="", help="extra gunicorn flags, e.g. '-k gthread --threads 4'")
     return parser.parse_args()
 

@@ -8,16 +8,16 @@ intake answers in milliseconds whatever the form.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from dataclasses import dataclass
 from typing import Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
 
 from models.accounts import SUBMITTING_ROLES
-from models.auth import Principal
+from models.auth import LAST_SEEN_RESOLUTION, Principal
 from models.base import Base, utcnow
 from models.directory import Directory, PeriodRef, UnitRef
 from models.errors import Conflict, Forbidden, Invalid
@@ -54,43 +54,91 @@ class IntakeResult:
     receipt: dict[str, Any]
     replayed: bool
     on_time: bool
+    unit_id: int = 0
+    version: int = 0
+    last_seen_written: bool = False  # the account's last-seen time was committed with the submission
+
+
+@dataclass(frozen=True)
+class _Stored:
+    """What one attempt at storing wrote (None from ``_store``: the version guessed was taken)."""
+
+    result: IntakeResult
 
 
 class Intake:
-    def __init__(self, directory: Directory, forms: FormCatalogue, signer: Signer, relay_delay: dt.timedelta) -> None:
+    def __init__(
+        self,
+        directory: Directory,
+        forms: FormCatalogue,
+        signer: Signer,
+        relay_delay: dt.timedelta,
+        engine: sa.Engine,
+    ) -> None:
         self.directory = directory
         self.forms = forms
         self.signer = signer
         self.relay_delay = relay_delay
+        self._engine = engine
+        self._postgres = engine.dialect.name == "postgresql"
+        # PostgreSQL: each statement commits by itself, so the intake's single statement is
+        # one round trip. SQLite takes a statement per row and commits them together.
+        self._connect = engine.execution_options(isolation_level="AUTOCOMMIT") if self._postgres else engine
+        self._versions = _LatestVersions()
 
     def submit(
-        self, session: Session, who: Principal, request: SubmissionRequest, idempotency_key: str | None
+        self,
+        who: Principal,
+        request: SubmissionRequest,
+        idempotency_key: str | None,
+        *,
+        last_seen_of: int | None = None,
     ) -> IntakeResult:
         """Store the report durably and sign its receipt; raises a DomainError otherwise.
 
         A repeated Idempotency-Key is found by the unique index when the insert fails,
-        so the common case (a new key) costs no extra query.
+        so the common case (a new key) costs no extra query. ``last_seen_of``: an
+        account whose last-seen time is written in the same statement (PostgreSQL).
         """
         period, unit, form = self._resolve(who, request)
         received_at = utcnow()
         timeliness = period.timeliness(unit.level, received_at)
-        if timeliness is Timeliness.CLOSED:
-            # A retry of a report accepted before the close still gets its answer.
-            replay = self._replay(session, who, idempotency_key, request.sha256) if idempotency_key else None
-            if replay:
-                return replay
-            self._require_lock_exception(session, period, unit, request.form)
-        on_time = timeliness is Timeliness.ON_TIME
-        for _ in range(VERSION_RETRIES):
-            try:
-                return self._store(session, who, request, idempotency_key, period, unit, form, received_at, on_time)
-            except IntegrityError:
-                session.rollback()
-                if idempotency_key:
-                    replay = self._replay(session, who, idempotency_key, request.sha256)
-                    if replay:
-                        return replay
+        with self._connect.connect() as conn:
+            if timeliness is Timeliness.CLOSED:
+                # A retry of a report accepted before the close still gets its answer.
+                replay = self._replay(conn, who, idempotency_key, request.sha256) if idempotency_key else None
+                if replay:
+                    return replay
+                self._require_lock_exception(conn, period, unit, request.form)
+            on_time = timeliness is Timeliness.ON_TIME
+            slot = (unit.id, period.id, form.code)
+            # A unit's first report of a form (every request of a deadline surge) is version 1
+            # without asking; the statement stores nothing if the guess is wrong.
+            version = self._versions.next(slot) if self._postgres else self._latest(conn, slot) + 1
+            for _ in range(VERSION_RETRIES):
+                try:
+                    stored = self._store(
+                        conn, who, request, idempotency_key, period, unit, form, received_at, on_time, version,
+                        last_seen_of,
+                    )  # fmt: skip
+                except IntegrityError:
+                    conn.rollback()
+                    if idempotency_key:
+                        replay = self._replay(conn, who, idempotency_key, request.sha256)
+                        if replay:
+                            return replay
+                else:
+                    if stored is not None:
+                        self._versions.stored(slot, version)
+                        return stored.result
+                version = self._latest(conn, slot) + 1
         raise Conflict(f"unit {unit.code} is submitting {form.code} many times at once; send it again")
+
+    def _latest(self, conn: sa.Connection, slot: tuple[int, int, str]) -> int:
+        unit_id, period_id, form_code = slot
+        latest = int(conn.scalar(_LATEST_VERSION, {"unit": unit_id, "period": period_id, "form": form_code}) or 0)
+        self._versions.stored(slot, latest)
+        return latest
 
     def _resolve(self, who: Principal, request: SubmissionRequest) -> tuple[PeriodRef, UnitRef, FormVersion]:
         period = self.directory.period(request.period)
@@ -121,8 +169,8 @@ class Intake:
             raise Invalid.field("form", f"form {code} is not in effect for period {period.code}")
         return form
 
-    def _require_lock_exception(self, session: Session, period: PeriodRef, unit: UnitRef, form: str) -> None:
-        found = session.scalar(
+    def _require_lock_exception(self, conn: sa.Connection, period: PeriodRef, unit: UnitRef, form: str) -> None:
+        found = conn.scalar(
             sa.select(LockException.id).where(
                 LockException.period_id == period.id, LockException.unit_id == unit.id, LockException.form_code == form
             )
@@ -135,8 +183,8 @@ class Intake:
                 "ask an admin of a unit above it to open a lock exception"
             )
 
-    def _replay(self, session: Session, who: Principal, key: str, request_sha256: str) -> IntakeResult | None:
-        record = session.get(IdempotencyRecord, (who.account_id, SCOPE, key))
+    def _replay(self, conn: sa.Connection, who: Principal, key: str, request_sha256: str) -> IntakeResult | None:
+        record = conn.execute(_IDEMPOTENCY_RECORD, {"account": who.account_id, "scope": SCOPE, "key": key}).first()
         if record is None:
             return None
         if record.request_sha256 != request_sha256:
@@ -144,12 +192,12 @@ class Intake:
                 "Idempotency-Key was already used with a different body; use a new key for a new report",
                 [{"field": "Idempotency-Key", "message": "already used with a different body"}],
             )
-        submission = session.get_one(Submission, uuid.UUID(record.resource_id))
-        return IntakeResult(submission.id, submission.receipt, replayed=True, on_time=submission.on_time)
+        found = conn.execute(_REPLAYED_SUBMISSION, {"id": uuid.UUID(record.resource_id)}).one()
+        return IntakeResult(found.id, found.receipt, replayed=True, on_time=found.on_time)
 
     def _store(
         self,
-        session: Session,
+        conn: sa.Connection,
         who: Principal,
         request: SubmissionRequest,
         key: str | None,
@@ -158,10 +206,10 @@ class Intake:
         form: FormVersion,
         received_at: dt.datetime,
         on_time: bool,
-    ) -> IntakeResult:
+        version: int,
+        last_seen_of: int | None,
+    ) -> _Stored | None:
         submission_id = new_submission_id()
-        conn = session.connection()
-        version = int(conn.scalar(_LATEST_VERSION, {"unit": unit.id, "period": period.id, "form": form.code}) or 0) + 1
         receipt = self.signer.sign(
             {
                 "submission_id": str(submission_id),
@@ -202,61 +250,133 @@ class Intake:
             "receipt": receipt,
         }
         outbox = outbox_values(QUEUE, ACTOR, str(submission_id), received_at, self.relay_delay)
-        _insert_rows(conn, idempotency, submission, outbox)
-        session.commit()
-        return IntakeResult(submission_id, receipt, replayed=False, on_time=on_time)
+        if self._postgres:
+            if not _insert_all(conn, idempotency, submission, outbox, last_seen_of):
+                return None
+        else:
+            _insert_rows(conn, idempotency, submission, outbox)
+            conn.commit()
+        result = IntakeResult(
+            submission_id, receipt, replayed=False, on_time=on_time, unit_id=unit.id, version=version,
+            last_seen_written=self._postgres and last_seen_of is not None,
+        )  # fmt: skip
+        return _Stored(result)
+
+
+class _LatestVersions:
+    """The latest version this process knows of each (unit, period, form): a guess, checked on insert."""
+
+    LIMIT = 200_000
+
+    def __init__(self) -> None:
+        self._known: dict[tuple[int, int, str], int] = {}
+
+    def next(self, slot: tuple[int, int, str]) -> int:
+        return self._known.get(slot, 0) + 1
+
+    def stored(self, slot: tuple[int, int, str], version: int) -> None:
+        if len(self._known) >= self.LIMIT:
+            self._known.clear()  # a forgotten slot only costs one query when it is next used
+        self._known[slot] = max(version, self._known.get(slot, 0))
 
 
 def _table(model: type[Base]) -> sa.Table:
     return cast(sa.Table, model.__table__)
 
 
+def _insert_all(
+    conn: sa.Connection,
+    idempotency: dict[str, Any] | None,
+    submission: dict[str, Any],
+    outbox: dict[str, Any],
+    last_seen_of: int | None,
+) -> bool:
+    """PostgreSQL: every row of the submission in one autocommitted statement; False if its version was taken.
+
+    The statement inserts the submission only if its version is the next one, and the
+    outbox and idempotency rows only with it; it also records the account's last-seen
+    time when asked. A repeated Idempotency-Key, or a twin inserting the same version at
+    the same moment, fails it on a unique index (the twin waits there until the first
+    commits), and nothing of it is stored.
+    """
+    params = {
+        **submission,
+        "figures": json.dumps(submission["figures"]),
+        "errors": json.dumps(submission["errors"]),
+        "receipt": json.dumps(submission["receipt"], ensure_ascii=False),
+        "queue": outbox["queue"],
+        "actor": outbox["actor"],
+        "next_attempt_at": outbox["next_attempt_at"],
+        "resource_id": outbox["resource_id"],
+        "touch": last_seen_of,
+        "stale_before": submission["received_at"] - LAST_SEEN_RESOLUTION,
+    }
+    if idempotency:
+        params.update(scope=idempotency["scope"], key=idempotency["key"], request_sha256=idempotency["request_sha256"])
+    stored = conn.exec_driver_sql(_STORE_WITH_KEY if idempotency else _STORE, params).scalar()
+    return bool(stored)
+
+
 def _insert_rows(
     conn: sa.Connection, idempotency: dict[str, Any] | None, submission: dict[str, Any], outbox: dict[str, Any]
 ) -> None:
-    """The rows of one submission, in a single round trip on PostgreSQL.
-
-    A repeated Idempotency-Key or a version taken meanwhile fails the statement on a
-    unique index (a concurrent twin waits there until the first commits), and nothing of
-    it is stored. SQLite has no data-modifying CTEs and takes a statement per row.
-    """
-    if conn.dialect.name == "postgresql":
-        params = {**_prefixed("s_", submission), **_prefixed("o_", outbox)}
-        if idempotency:
-            conn.execute(_ALL_WITH_KEY, {**params, **_prefixed("i_", idempotency)})
-        else:
-            conn.execute(_ALL_WITHOUT_KEY, params)
-        return
+    """SQLite (the embedded demo): a statement per row, committed together by the caller."""
     if idempotency:
         conn.execute(sa.insert(_table(IdempotencyRecord)), idempotency)
     conn.execute(sa.insert(_table(Submission)), submission)
     conn.execute(sa.insert(_table(OutboxEntry)), outbox)
 
 
-def _prefixed(prefix: str, row: dict[str, Any]) -> dict[str, Any]:
-    return {prefix + name: value for name, value in row.items()}
-
-
-def _bound_insert(model: type[Base], prefix: str, columns: list[str]) -> sa.Insert:
-    return sa.insert(_table(model)).values({name: sa.bindparam(prefix + name) for name in columns})
-
-
-_SUBMISSION_COLUMNS = [
-    "id", "unit_id", "period_id", "form_code", "form_version", "version", "account_id", "figures", "note",
-    "payload_sha256", "status", "errors", "on_time", "received_at", "receipt",
-]  # fmt: skip
-_OUTBOX_COLUMNS = ["queue", "actor", "resource_id", "attempts", "next_attempt_at", "created_at"]
-_IDEMPOTENCY_COLUMNS = ["account_id", "scope", "key", "request_sha256", "resource_id", "created_at"]
-# Statements built once: building an insert per request cost more than its round trip.
-_ALL_WITHOUT_KEY = _bound_insert(OutboxEntry, "o_", _OUTBOX_COLUMNS).add_cte(
-    _bound_insert(Submission, "s_", _SUBMISSION_COLUMNS).cte("submission")
-)
-_ALL_WITH_KEY = _ALL_WITHOUT_KEY.add_cte(_bound_insert(IdempotencyRecord, "i_", _IDEMPOTENCY_COLUMNS).cte("idem"))
-# Two versions racing for the same number meet the unique constraint and the loser retries.
+# The submission's rows as one statement: driver SQL, compiled by nobody and prepared by
+# psycopg after a few uses; text parameters are cast because psycopg sends them untyped.
+# Data-modifying CTEs all run, referenced or not; the outbox and idempotency rows select
+# from the submission's RETURNING, so they exist only with it.
+_STORE_PARTS = {
+    "submission": """
+    s AS (
+        INSERT INTO submissions (id, unit_id, period_id, form_code, form_version, version, account_id,
+            figures, note, payload_sha256, status, errors, on_time, received_at, receipt)
+        SELECT %(id)s, %(unit_id)s, %(period_id)s, %(form_code)s::text, %(form_version)s::text, %(version)s,
+            %(account_id)s, %(figures)s::jsonb, %(note)s::text, %(payload_sha256)s::text, %(status)s::text,
+            %(errors)s::jsonb, %(on_time)s, %(received_at)s, %(receipt)s::jsonb
+        WHERE (
+            SELECT coalesce(max(version), 0) FROM submissions
+            WHERE unit_id = %(unit_id)s AND period_id = %(period_id)s AND form_code = %(form_code)s::text
+        ) = %(version)s - 1
+        RETURNING id
+    )""",
+    "outbox": """
+    o AS (
+        INSERT INTO outbox (queue, actor, resource_id, attempts, next_attempt_at, created_at)
+        SELECT %(queue)s::text, %(actor)s::text, %(resource_id)s::text, 0, %(next_attempt_at)s, %(received_at)s FROM s
+    )""",
+    "idempotency": """
+    i AS (
+        INSERT INTO idempotency_records (account_id, scope, key, request_sha256, resource_id, created_at)
+        SELECT %(account_id)s, %(scope)s::text, %(key)s::text, %(request_sha256)s::text, %(resource_id)s::text,
+            %(received_at)s
+        FROM s
+    )""",
+    "last_seen": """
+    t AS (
+        UPDATE accounts SET last_seen_at = %(received_at)s
+        WHERE id = %(touch)s AND (last_seen_at IS NULL OR last_seen_at < %(stale_before)s)
+    )""",
+}
+_STORE = "WITH" + ",".join(_STORE_PARTS[p] for p in ("submission", "outbox", "last_seen")) + "\nSELECT count(*) FROM s"
+_STORE_WITH_KEY = "WITH" + ",".join(_STORE_PARTS.values()) + "\nSELECT count(*) FROM s"
 _LATEST_VERSION = sa.select(sa.func.coalesce(sa.func.max(Submission.version), 0)).where(
     Submission.unit_id == sa.bindparam("unit"),
     Submission.period_id == sa.bindparam("period"),
     Submission.form_code == sa.bindparam("form"),
+)
+_IDEMPOTENCY_RECORD = sa.select(IdempotencyRecord.request_sha256, IdempotencyRecord.resource_id).where(
+    IdempotencyRecord.account_id == sa.bindparam("account"),
+    IdempotencyRecord.scope == sa.bindparam("scope"),
+    IdempotencyRecord.key == sa.bindparam("key"),
+)
+_REPLAYED_SUBMISSION = sa.select(Submission.id, Submission.receipt, Submission.on_time).where(
+    Submission.id == sa.bindparam("id")
 )
 
 

@@ -29,6 +29,9 @@ class Services:
     signer: Signer
     intake: Intake
     redis: redis.Redis | None
+    # The same pool, each statement committing by itself: single-statement work (the
+    # intake's insert, a token lookup) costs one round trip instead of three.
+    autocommit: sa.Engine
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -38,9 +41,10 @@ class Services:
         directory = Directory(sessions)
         forms = catalogue()
         signer = load_signer(settings.signing_key_pem, settings.data_dir)
-        intake = Intake(directory, forms, signer, dt.timedelta(seconds=settings.relay_delay_seconds))
+        intake = Intake(directory, forms, signer, dt.timedelta(seconds=settings.relay_delay_seconds), engine)
         client = None if settings.embedded else redis_client(settings)
-        return cls(settings, engine, sessions, directory, forms, signer, intake, client)
+        autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+        return cls(settings, engine, sessions, directory, forms, signer, intake, client, autocommit)
 
 
 def services() -> Services:

@@ -14,7 +14,7 @@ from models.intake import ACTOR, QUEUE, IntakeResult, SubmissionRequest
 from models.submissions import Submission
 from models.text import nfc
 from models.units import Unit
-from web.auth import login_required, principal, require_covers
+from web.auth import last_seen_due, last_seen_written, login_required, principal, require_covers
 from web.schemas import SubmissionBody
 from web.services import db, services
 
@@ -29,7 +29,9 @@ def create() -> Response:
     body = SubmissionBody.model_validate(request.get_json())
     key = _idempotency_key()
     req = SubmissionRequest(body.period, body.unit, body.form, body.figures, nfc(body.note))
-    result = services().intake.submit(db(), principal(), req, key)
+    result = services().intake.submit(principal(), req, key, last_seen_of=last_seen_due())
+    if result.last_seen_written:
+        last_seen_written()
     if result.replayed:
         metrics.idempotent_replays.inc()
     else:
@@ -51,7 +53,8 @@ def _send_after_commit(result: IntakeResult) -> None:
     # The submission and its outbox entry are committed: if this send fails the relay
     # sends it later, so the receipt's promise holds either way.
     try:
-        broker.send(QUEUE, ACTOR, (str(result.submission_id),))
+        # The unit and version ride along so that the worker needs no query to find its limiter.
+        broker.send(QUEUE, ACTOR, (str(result.submission_id),), {"unit_id": result.unit_id, "version": result.version})
     except Exception:
         metrics.enqueue_failures.inc()
         log.warning("enqueue failed; the outbox relay will send it", submission_id=str(result.submission_id))
