@@ -118,7 +118,18 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--database", default="kntc_bench", help="recreated at start")
     parser.add_argument("--redis-db", type=int, default=12, help="flushed at start")
     parser.add_argument("--worker-processes", type=int, default=2)
-    parser.add_argument("--worker-threads", type=int, default=8)
+    parser.add_argument(
+        "--worker-threads",
+        type=int,
+        default=4,
+        help="per process; 2 x 4 = KNTC_DB_JOB_CONCURRENCY (8): threads beyond the ceiling only defer",
+    )
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=0,
+        help="run the workers at this niceness (e.g. 10: the web first when both share the cores)",
+    )
     parser.add_argument("--wrk-threads", type=int, default=1, help="one is plenty, and leaves the cores to the server")
     parser.add_argument("--generator", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python")
     parser.add_argument("--only", choices=("ours", "naive"), help="measure one intake only (default: both)")
@@ -158,7 +169,7 @@ def measure(case: Case, args: argparse.Namespace, settings: Settings, seeded: Se
     port = free_port()
     commands = {
         "gunicorn": gunicorn_command(port, case.app) + args.gunicorn_args.split(),
-        "workers": dramatiq_command(case.workers, args.worker_processes, args.worker_threads),
+        "workers": _niced(args.worker_nice, dramatiq_command(case.workers, args.worker_processes, args.worker_threads)),
     }
     with processes(commands, service_env(settings, case_dir), case_dir / "logs") as started:
         wait_healthy(port, started, case_dir / "logs")
@@ -173,6 +184,10 @@ def measure(case: Case, args: argparse.Namespace, settings: Settings, seeded: Se
         measured.cpu = {role: procs.cpu_spent(before[role], after[role]) for role in before}
         measured.cpu["load generator"] = measured.load.pop("generator_cpu")
     return measured
+
+
+def _niced(niceness: int, command: list[str]) -> list[str]:
+    return ["nice", "-n", str(niceness), *command] if niceness else command
 
 
 def cpu_by_role(started: list[subprocess.Popen[bytes]], database: str) -> dict[str, dict[int, float]]:

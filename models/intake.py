@@ -8,6 +8,7 @@ intake answers in milliseconds whatever the form.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 import uuid
 from dataclasses import dataclass
@@ -43,8 +44,9 @@ class SubmissionRequest:
     def canonical(self) -> dict[str, Any]:
         return {"period": self.period, "unit": self.unit, "form": self.form, "figures": self.figures, "note": self.note}
 
-    @property
+    @functools.cached_property
     def sha256(self) -> str:
+        """Of the canonical JSON; computed once (the receipt, the row and the idempotency record all carry it)."""
         return sha256_hex(canonical_json(self.canonical()))
 
 
@@ -79,11 +81,10 @@ class Intake:
         self.forms = forms
         self.signer = signer
         self.relay_delay = relay_delay
-        self._engine = engine
+        # PostgreSQL: an autocommit engine, so that the intake's single statement is one
+        # round trip. SQLite: a plain one, as it takes a statement per row, committed together.
+        self._connect = engine
         self._postgres = engine.dialect.name == "postgresql"
-        # PostgreSQL: each statement commits by itself, so the intake's single statement is
-        # one round trip. SQLite takes a statement per row and commits them together.
-        self._connect = engine.execution_options(isolation_level="AUTOCOMMIT") if self._postgres else engine
         self._versions = _LatestVersions()
 
     def submit(

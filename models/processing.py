@@ -3,9 +3,12 @@
 Idempotent: a submission already decided is left as it is, so a message delivered twice
 (the broker's at-least-once promise, the outbox relay) changes nothing the second time.
 
-Three round trips besides the transaction's BEGIN: lock what is to be decided (the
-submission and any earlier version of it still waiting, in one query), write every
-decision and drop their outbox rows (one statement), commit.
+Two statements, each committing by itself when the worker passes an autocommit
+connection: read what is to be decided (the submission and any earlier version of it
+still waiting, in one query), then write every decision and drop their outbox rows in
+one statement. That statement only decides rows still undecided (a twin that got there
+first wins, and its decision is the same: the figures do not change), so no row lock is
+taken in between; one unit's jobs never overlap anyway under the unit limiter.
 """
 
 from __future__ import annotations
@@ -36,14 +39,19 @@ def unit_of(session: Session, submission_id: uuid.UUID) -> int | None:
 
 
 def process(
-    session: Session, submission_id: uuid.UUID, forms: FormCatalogue, now: dt.datetime, *, version: int | None = None
+    db: Session | sa.Connection,
+    submission_id: uuid.UUID,
+    forms: FormCatalogue,
+    now: dt.datetime,
+    *,
+    version: int | None = None,
 ) -> list[Decision]:
     """Decide the submission and any earlier version still waiting, oldest first; commit.
 
     ``version``, when the message says it, spares version 1 the search for earlier
     versions. Returns the decisions taken now (empty when there was nothing left to decide).
     """
-    conn = session.connection()
+    conn = db.connection() if isinstance(db, Session) else db
     query = _ONE if version == 1 else _WITH_EARLIER
     rows = conn.execute(query, {"id": submission_id, "final": _FINAL}).all()
     target = next((row for row in rows if row.id == submission_id), None)
@@ -52,18 +60,22 @@ def process(
     pending = [] if target is None or target.status in _FINAL else [row for row in rows if row.status not in _FINAL]
     decisions = [_decide(row, forms) for row in pending]
     if decisions and conn.dialect.name == "postgresql":
-        conn.exec_driver_sql(_DECIDE_PG, _decide_params(decisions, now))
+        written = {row[0] for row in conn.exec_driver_sql(_DECIDE_PG, _decide_params(decisions, now))}
     else:
-        for decision in decisions:
-            conn.execute(
-                sa.update(Submission)
-                .where(Submission.id == decision.submission_id)
-                .values(status=decision.status.value, errors=decision.errors, processed_at=now)
-            )
+        written = {d.submission_id for d in decisions if _decide_one(conn, d, now)}
         resource_ids = [str(d.submission_id) for d in decisions] or [str(submission_id)]
         conn.execute(sa.delete(OutboxEntry).where(OutboxEntry.resource_id.in_(resource_ids)))
-    session.commit()
-    return decisions
+    db.commit()
+    return [d for d in decisions if d.submission_id in written]
+
+
+def _decide_one(conn: sa.Connection, decision: Decision, now: dt.datetime) -> bool:
+    done = conn.execute(
+        sa.update(Submission)
+        .where(Submission.id == decision.submission_id, Submission.status.not_in(_FINAL))
+        .values(status=decision.status.value, errors=decision.errors, processed_at=now)
+    )
+    return bool(done.rowcount)
 
 
 _FINAL = tuple(s.value for s in FINAL_STATUSES)
@@ -93,14 +105,15 @@ _WITH_EARLIER = (
         )
     )
     .order_by(Submission.version)
-    .with_for_update(of=Submission)
 )
-# Every decision in one UPDATE, and their outbox rows gone in the same statement.
+# Every decision in one UPDATE, of rows still undecided only, and their outbox rows gone
+# in the same statement. RETURNING says which decisions this call took.
 _DECIDE_PG = """
 WITH gone AS (DELETE FROM outbox WHERE resource_id = ANY(%(resource_ids)s))
 UPDATE submissions SET status = d.status, errors = d.errors::jsonb, processed_at = %(now)s
 FROM unnest(%(ids)s::uuid[], %(statuses)s::text[], %(errors)s::text[]) AS d(id, status, errors)
-WHERE submissions.id = d.id
+WHERE submissions.id = d.id AND submissions.status <> ALL(%(final)s::text[])
+RETURNING submissions.id
 """
 
 
@@ -111,6 +124,7 @@ def _decide_params(decisions: list[Decision], now: dt.datetime) -> dict[str, Any
         "statuses": [d.status.value for d in decisions],
         "errors": [json.dumps(d.errors, ensure_ascii=False) for d in decisions],
         "now": now,
+        "final": list(_FINAL),
     }
 
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 
 import dramatiq
+import sqlalchemy as sa
 import structlog
 
 from kntc import metrics
@@ -15,6 +17,11 @@ from workers.context import runtime, settings
 from workers.limits import defer_current_message, unit_and_global_slots
 
 log = structlog.get_logger(__name__)
+
+
+@functools.cache
+def _autocommit(engine: sa.Engine) -> sa.Engine:
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 @dramatiq.actor(
@@ -40,8 +47,9 @@ def process_submission(submission_id: str, unit_id: int | None = None, version: 
             defer_current_message(full)
             return
         try:
-            with rt.sessions() as session:
-                decisions = process(session, sid, rt.forms, utcnow(), version=version)
+            # Autocommit: each of process()'s two statements is its own transaction.
+            with _autocommit(rt.engine).connect() as conn:
+                decisions = process(conn, sid, rt.forms, utcnow(), version=version)
         except Exception:
             metrics.worker_messages.labels(actor="process_submission", outcome="failed").inc()
             raise
