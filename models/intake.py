@@ -328,6 +328,13 @@ def _insert_rows(
     conn.execute(sa.insert(_table(OutboxEntry)), outbox)
 
 
+# UNIT_INDEX_ONLY: a unit's versions are found through the unique index (unit_id,
+# period_id, form_code, version). "period_id + 0" keeps the planner off the index on
+# (period_id, form_code, status): a period's rows are new when it is busiest, so its
+# statistics say "few rows" and that index looked as cheap, yet every lookup through it
+# read the whole period (measured: 6.6 ms a lookup at 20,000 rows, PostgreSQL's CPU per
+# report tripled). Through the unique index a lookup reads the unit's few rows.
+#
 # The submission's rows as one statement: driver SQL, compiled by nobody and prepared by
 # psycopg after a few uses; text parameters are cast because psycopg sends them untyped.
 # Data-modifying CTEs all run, referenced or not; the outbox and idempotency rows select
@@ -342,7 +349,7 @@ _STORE_PARTS = {
             %(errors)s::jsonb, %(on_time)s, %(received_at)s, %(receipt)s::jsonb
         WHERE (
             SELECT coalesce(max(version), 0) FROM submissions
-            WHERE unit_id = %(unit_id)s AND period_id = %(period_id)s AND form_code = %(form_code)s::text
+            WHERE unit_id = %(unit_id)s AND period_id + 0 = %(period_id)s AND form_code = %(form_code)s::text
         ) = %(version)s - 1
         RETURNING id
     )""",
@@ -368,7 +375,7 @@ _STORE = "WITH" + ",".join(_STORE_PARTS[p] for p in ("submission", "outbox", "la
 _STORE_WITH_KEY = "WITH" + ",".join(_STORE_PARTS.values()) + "\nSELECT count(*) FROM s"
 _LATEST_VERSION = sa.select(sa.func.coalesce(sa.func.max(Submission.version), 0)).where(
     Submission.unit_id == sa.bindparam("unit"),
-    Submission.period_id == sa.bindparam("period"),
+    Submission.period_id + 0 == sa.bindparam("period"),  # see UNIT_INDEX_ONLY
     Submission.form_code == sa.bindparam("form"),
 )
 _IDEMPOTENCY_RECORD = sa.select(IdempotencyRecord.request_sha256, IdempotencyRecord.resource_id).where(

@@ -91,17 +91,15 @@ _WITH_EARLIER = (
         _t,
         sa.and_(
             Submission.unit_id == _t.c.unit_id,
-            Submission.period_id == _t.c.period_id,
+            Submission.period_id + 0 == _t.c.period_id,  # the unique index (models/intake.py UNIT_INDEX_ONLY)
             Submission.form_code == _t.c.form_code,
+            Submission.version <= _t.c.version,
         ),
     )
     .where(
         sa.or_(
             Submission.id == sa.bindparam("id"),
-            sa.and_(
-                Submission.version < _t.c.version,
-                Submission.status.not_in(sa.bindparam("final", expanding=True)),
-            ),
+            Submission.status.not_in(sa.bindparam("final", expanding=True)),
         )
     )
     .order_by(Submission.version)
