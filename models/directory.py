@@ -43,6 +43,11 @@ class TTLCache(Generic[K, V]):
             self._items[key] = (now + self.seconds, value)
         return value
 
+    def holds(self, key: K) -> bool:
+        """True when a fresh value is cached for ``key``."""
+        hit = self._items.get(key)
+        return hit is not None and hit[0] > time.monotonic()
+
     def put(self, key: K, value: V) -> None:
         """Replace a cached value; it still expires when the one it replaces would have."""
         with self._lock:

@@ -21,7 +21,7 @@ from models.accounts import SUBMITTING_ROLES
 from models.auth import LAST_SEEN_RESOLUTION, Principal
 from models.base import Base, utcnow
 from models.directory import Directory, PeriodRef, UnitRef
-from models.errors import Conflict, Forbidden, Invalid
+from models.errors import Conflict, DomainError, Forbidden, Invalid
 from models.forms import FormCatalogue, FormVersion
 from models.periods import LockException, Timeliness, describe_deadline
 from models.receipts import Signer, canonical_json, sha256_hex
@@ -135,22 +135,64 @@ class Intake:
                 version = self._latest(conn, slot) + 1
         raise Conflict(f"unit {unit.code} is submitting {form.code} many times at once; send it again")
 
+    def submit_first_contact(
+        self, token_sha256: str, request: SubmissionRequest, idempotency_key: str | None
+    ) -> IntakeResult | None:
+        """A token's first request in one round trip: the statement itself authenticates the caller.
+
+        At deadline night nearly every request is a token's first use, which would cost
+        a query of its own before the insert. Here the insert selects the caller by the
+        token's digest, with every condition of :func:`models.auth.principal_for_token`
+        and of :meth:`_resolve` on the caller (account enabled, token unexpired, a
+        submitting role, the unit in the caller's subtree), and stores nothing unless all
+        hold. Returns None whenever anything is off (a bad request, a refused caller, a
+        closed period, a repeated key, a version taken): the caller then takes the full
+        path, which answers with the precise error or stores the report after all.
+        PostgreSQL only.
+        """
+        if not self._postgres:
+            return None
+        try:
+            period, unit, form = self._resolve(None, request)
+        except DomainError:
+            return None
+        received_at = utcnow()
+        timeliness = period.timeliness(unit.level, received_at)
+        if timeliness is Timeliness.CLOSED:
+            return None
+        slot = (unit.id, period.id, form.code)
+        version = self._versions.next(slot)
+        with self._connect.connect() as conn:
+            try:
+                stored = self._store(
+                    conn, None, request, idempotency_key, period, unit, form, received_at,
+                    timeliness is Timeliness.ON_TIME, version, None, token_sha256=token_sha256,
+                )  # fmt: skip
+            except IntegrityError:
+                conn.rollback()
+                return None
+        if stored is None:
+            return None
+        self._versions.stored(slot, version)
+        return stored.result
+
     def _latest(self, conn: sa.Connection, slot: tuple[int, int, str]) -> int:
         unit_id, period_id, form_code = slot
         latest = int(conn.scalar(_LATEST_VERSION, {"unit": unit_id, "period": period_id, "form": form_code}) or 0)
         self._versions.stored(slot, latest)
         return latest
 
-    def _resolve(self, who: Principal, request: SubmissionRequest) -> tuple[PeriodRef, UnitRef, FormVersion]:
+    def _resolve(self, who: Principal | None, request: SubmissionRequest) -> tuple[PeriodRef, UnitRef, FormVersion]:
+        """The period, unit and form; ``who`` None: the statement checks the caller (first contact)."""
         period = self.directory.period(request.period)
         if period is None:
             raise Invalid.field("period", f"no reporting period {request.period!r}; check the code")
         unit = self.directory.unit(request.unit)
         if unit is None:
             raise Invalid.field("unit", f"no unit {request.unit!r}; check the code")
-        if who.role not in SUBMITTING_ROLES:
+        if who is not None and who.role not in SUBMITTING_ROLES:
             raise Forbidden(f"role {who.role} cannot submit reports; ask an admin for the reporter role")
-        if not who.covers(unit.path):
+        if who is not None and not who.covers(unit.path):
             raise Forbidden(f"unit {unit.code} is outside your unit {who.unit_code} and what is below it")
         if not unit.open_between(period.starts_on, period.ends_on):
             raise Invalid.field("unit", f"unit {unit.code} was not open during period {period.code}")
@@ -199,7 +241,7 @@ class Intake:
     def _store(
         self,
         conn: sa.Connection,
-        who: Principal,
+        who: Principal | None,
         request: SubmissionRequest,
         key: str | None,
         period: PeriodRef,
@@ -209,7 +251,11 @@ class Intake:
         on_time: bool,
         version: int,
         last_seen_of: int | None,
+        *,
+        token_sha256: str | None = None,
     ) -> _Stored | None:
+        """Store one version; None when that version was taken (or, first contact, the caller refused)."""
+        account_id = who.account_id if who else None  # first contact: the statement finds it
         submission_id = new_submission_id()
         receipt = self.signer.sign(
             {
@@ -226,7 +272,7 @@ class Intake:
         idempotency = None
         if key:
             idempotency = {
-                "account_id": who.account_id,
+                "account_id": account_id,
                 "scope": SCOPE,
                 "key": key,
                 "request_sha256": request.sha256,
@@ -240,7 +286,7 @@ class Intake:
             "form_code": form.code,
             "form_version": form.version,
             "version": version,
-            "account_id": who.account_id,
+            "account_id": account_id,
             "figures": request.figures,
             "note": request.note,
             "payload_sha256": request.sha256,
@@ -252,7 +298,8 @@ class Intake:
         }
         outbox = outbox_values(QUEUE, ACTOR, str(submission_id), received_at, self.relay_delay)
         if self._postgres:
-            if not _insert_all(conn, idempotency, submission, outbox, last_seen_of):
+            caller = (token_sha256, unit.path) if token_sha256 else None
+            if not _insert_all(conn, idempotency, submission, outbox, last_seen_of, caller):
                 return None
         else:
             _insert_rows(conn, idempotency, submission, outbox)
@@ -291,6 +338,7 @@ def _insert_all(
     submission: dict[str, Any],
     outbox: dict[str, Any],
     last_seen_of: int | None,
+    caller: tuple[str, str] | None = None,
 ) -> bool:
     """PostgreSQL: every row of the submission in one autocommitted statement; False if its version was taken.
 
@@ -314,7 +362,12 @@ def _insert_all(
     }
     if idempotency:
         params.update(scope=idempotency["scope"], key=idempotency["key"], request_sha256=idempotency["request_sha256"])
-    stored = conn.exec_driver_sql(_STORE_WITH_KEY if idempotency else _STORE, params).scalar()
+    if caller:
+        params.update(digest=caller[0], unit_path=caller[1], roles=_SUBMITTING_ROLES)
+        statement = _FIRST_CONTACT_WITH_KEY if idempotency else _FIRST_CONTACT
+    else:
+        statement = _STORE_WITH_KEY if idempotency else _STORE
+    stored = conn.exec_driver_sql(statement, params).scalar()
     return bool(stored)
 
 
@@ -371,8 +424,41 @@ _STORE_PARTS = {
         WHERE id = %(touch)s AND (last_seen_at IS NULL OR last_seen_at < %(stale_before)s)
     )""",
 }
-_STORE = "WITH" + ",".join(_STORE_PARTS[p] for p in ("submission", "outbox", "last_seen")) + "\nSELECT count(*) FROM s"
-_STORE_WITH_KEY = "WITH" + ",".join(_STORE_PARTS.values()) + "\nSELECT count(*) FROM s"
+# First contact (Intake.submit_first_contact): the caller is the token's account if it
+# may submit for the unit; the submission takes its id, the idempotency record and the
+# last-seen time follow. Mirrors principal_for_token and Intake._resolve: a condition
+# missing here would let a request through that the full path refuses.
+_FIRST_CONTACT_PARTS = {
+    "who": """
+    who AS (
+        SELECT a.id FROM api_tokens t
+        JOIN accounts a ON a.id = t.account_id
+        JOIN units u ON u.id = a.unit_id
+        WHERE t.token_sha256 = %(digest)s::text
+          AND NOT a.disabled
+          AND (t.expires_at IS NULL OR t.expires_at > %(received_at)s)
+          AND a.role = ANY(%(roles)s::text[])
+          AND left(%(unit_path)s::text, length(u.path)) = u.path
+    )""",
+    "submission": _STORE_PARTS["submission"]
+    .replace("%(account_id)s", "who.id")
+    .replace("\n        WHERE (", "\n        FROM who\n        WHERE (")
+    .replace("RETURNING id", "RETURNING id, account_id"),
+    "outbox": _STORE_PARTS["outbox"],
+    "idempotency": _STORE_PARTS["idempotency"].replace("SELECT %(account_id)s,", "SELECT s.account_id,"),
+    "last_seen": _STORE_PARTS["last_seen"].replace("WHERE id = %(touch)s", "WHERE id = (SELECT id FROM who)"),
+}
+_SUBMITTING_ROLES = sorted(role.value for role in SUBMITTING_ROLES)
+
+
+def _statement(parts: dict[str, str], names: tuple[str, ...]) -> str:
+    return "WITH" + ",".join(parts[name] for name in names) + "\nSELECT count(*) FROM s"
+
+
+_STORE = _statement(_STORE_PARTS, ("submission", "outbox", "last_seen"))
+_STORE_WITH_KEY = _statement(_STORE_PARTS, ("submission", "outbox", "idempotency", "last_seen"))
+_FIRST_CONTACT = _statement(_FIRST_CONTACT_PARTS, ("who", "submission", "outbox", "last_seen"))
+_FIRST_CONTACT_WITH_KEY = _statement(_FIRST_CONTACT_PARTS, ("who", "submission", "outbox", "idempotency", "last_seen"))
 _LATEST_VERSION = sa.select(sa.func.coalesce(sa.func.max(Submission.version), 0)).where(
     Submission.unit_id == sa.bindparam("unit"),
     Submission.period_id + 0 == sa.bindparam("period"),  # see UNIT_INDEX_ONLY

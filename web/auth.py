@@ -11,7 +11,7 @@ from typing import Any, TypeVar
 import structlog
 from flask import g, request
 
-from models.accounts import Role
+from models.accounts import Role, hash_token
 from models.auth import Principal, last_seen_is_stale, principal_for_token, touch_last_seen
 from models.base import utcnow
 from models.directory import TTLCache
@@ -36,12 +36,24 @@ def _load(token: str) -> Principal | None:
         return principal_for_token(conn, token)
 
 
+def bearer_token() -> str | None:
+    """The request's bearer token, or None when it sends none (or not in that scheme)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def first_contact() -> str | None:
+    """The digest of the request's token when its principal is not cached: the intake may then
+    authenticate it inside its own statement (``Intake.submit_first_contact``)."""
+    token = bearer_token()
+    return hash_token(token) if token and not _principals.holds(token) else None
+
+
 def authenticate() -> Principal:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token()
+    if token is None:
         raise Unauthorized("send Authorization: Bearer TOKEN; get a token from POST /api/v1/auth/login")
-    who = principal_for(token.strip(), defer_last_seen=True)
+    who = principal_for(token, defer_last_seen=True)
     if who is None:
         raise Unauthorized("the token is unknown, expired or its account disabled; log in again")
     return who
