@@ -62,10 +62,12 @@ class IntakeResult:
 
 
 @dataclass(frozen=True)
-class _Stored:
-    """What one attempt at storing wrote (None from ``_store``: the version guessed was taken)."""
+class _Attempt:
+    """What one attempt at storing did: stored (``result``), or not, and why not."""
 
-    result: IntakeResult
+    result: IntakeResult | None
+    latest: int = 0  # when nothing was stored: the unit's latest version of the form
+    refused: bool = False  # first contact: the token's account may not submit this
 
 
 class Intake:
@@ -128,11 +130,13 @@ class Intake:
                         replay = self._replay(conn, who, idempotency_key, request.sha256)
                         if replay:
                             return replay
-                else:
-                    if stored is not None:
-                        self._versions.stored(slot, version)
-                        return stored.result
-                version = self._latest(conn, slot) + 1
+                    version = self._latest(conn, slot) + 1
+                    continue
+                if stored.result is not None:
+                    self._versions.stored(slot, version)
+                    return stored.result
+                self._versions.stored(slot, stored.latest)  # the guess was behind: the statement says where
+                version = stored.latest + 1
         raise Conflict(f"unit {unit.code} is submitting {form.code} many times at once; send it again")
 
     def submit_first_contact(
@@ -162,19 +166,24 @@ class Intake:
             return None
         slot = (unit.id, period.id, form.code)
         version = self._versions.next(slot)
+        on_time = timeliness is Timeliness.ON_TIME
         with self._connect.connect() as conn:
-            try:
-                stored = self._store(
-                    conn, None, request, idempotency_key, period, unit, form, received_at,
-                    timeliness is Timeliness.ON_TIME, version, None, token_sha256=token_sha256,
-                )  # fmt: skip
-            except IntegrityError:
-                conn.rollback()
-                return None
-        if stored is None:
-            return None
-        self._versions.stored(slot, version)
-        return stored.result
+            for _ in range(VERSION_RETRIES):
+                try:
+                    stored = self._store(
+                        conn, None, request, idempotency_key, period, unit, form, received_at, on_time, version,
+                        None, token_sha256=token_sha256,
+                    )  # fmt: skip
+                except IntegrityError:  # a repeated key or a twin: the full path sorts it out
+                    conn.rollback()
+                    stored = _Attempt(None, refused=True)
+                if stored.result is not None:
+                    self._versions.stored(slot, version)
+                if stored.result is not None or stored.refused:
+                    return stored.result
+                self._versions.stored(slot, stored.latest)
+                version = stored.latest + 1
+        return None
 
     def _latest(self, conn: sa.Connection, slot: tuple[int, int, str]) -> int:
         unit_id, period_id, form_code = slot
@@ -253,8 +262,8 @@ class Intake:
         last_seen_of: int | None,
         *,
         token_sha256: str | None = None,
-    ) -> _Stored | None:
-        """Store one version; None when that version was taken (or, first contact, the caller refused)."""
+    ) -> _Attempt:
+        """Store one version, if it is the next one (and, first contact, the caller may submit it)."""
         account_id = who.account_id if who else None  # first contact: the statement finds it
         submission_id = new_submission_id()
         receipt = self.signer.sign(
@@ -299,8 +308,9 @@ class Intake:
         outbox = outbox_values(QUEUE, ACTOR, str(submission_id), received_at, self.relay_delay)
         if self._postgres:
             caller = (token_sha256, unit.path) if token_sha256 else None
-            if not _insert_all(conn, idempotency, submission, outbox, last_seen_of, caller):
-                return None
+            stored, known, latest = _insert_all(conn, idempotency, submission, outbox, last_seen_of, caller)
+            if not stored:
+                return _Attempt(None, latest=latest, refused=not known)
         else:
             _insert_rows(conn, idempotency, submission, outbox)
             conn.commit()
@@ -308,7 +318,7 @@ class Intake:
             submission_id, receipt, replayed=False, on_time=on_time, unit_id=unit.id, version=version,
             last_seen_written=self._postgres and last_seen_of is not None,
         )  # fmt: skip
-        return _Stored(result)
+        return _Attempt(result)
 
 
 class _LatestVersions:
@@ -339,8 +349,12 @@ def _insert_all(
     outbox: dict[str, Any],
     last_seen_of: int | None,
     caller: tuple[str, str] | None = None,
-) -> bool:
-    """PostgreSQL: every row of the submission in one autocommitted statement; False if its version was taken.
+) -> tuple[bool, bool, int]:
+    """PostgreSQL: every row of the submission in one autocommitted statement.
+
+    Returns whether it stored them, whether the caller was known (first contact; always
+    true otherwise) and the unit's latest version before the statement (what to retry
+    with when the version guessed was taken).
 
     The statement inserts the submission only if its version is the next one, and the
     outbox and idempotency rows only with it; it also records the account's last-seen
@@ -367,8 +381,8 @@ def _insert_all(
         statement = _FIRST_CONTACT_WITH_KEY if idempotency else _FIRST_CONTACT
     else:
         statement = _STORE_WITH_KEY if idempotency else _STORE
-    stored = conn.exec_driver_sql(statement, params).scalar()
-    return bool(stored)
+    stored, known, latest = conn.exec_driver_sql(statement, params).one()
+    return bool(stored), bool(known), int(latest)
 
 
 def _insert_rows(
@@ -451,8 +465,18 @@ _FIRST_CONTACT_PARTS = {
 _SUBMITTING_ROLES = sorted(role.value for role in SUBMITTING_ROLES)
 
 
+# Whether it stored, whether the caller was known, and the latest version the statement
+# saw (its snapshot does not include its own insert).
+_OUTCOME = """
+SELECT (SELECT count(*) FROM s), {known}, (
+    SELECT coalesce(max(version), 0) FROM submissions
+    WHERE unit_id = %(unit_id)s AND period_id + 0 = %(period_id)s AND form_code = %(form_code)s::text
+)"""
+
+
 def _statement(parts: dict[str, str], names: tuple[str, ...]) -> str:
-    return "WITH" + ",".join(parts[name] for name in names) + "\nSELECT count(*) FROM s"
+    known = "(SELECT count(*) FROM who)" if "who" in names else "1"
+    return "WITH" + ",".join(parts[name] for name in names) + _OUTCOME.format(known=known)
 
 
 _STORE = _statement(_STORE_PARTS, ("submission", "outbox", "last_seen"))

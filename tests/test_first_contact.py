@@ -115,3 +115,22 @@ def test_a_bad_body_from_a_new_token_is_answered_by_the_full_path(client: FlaskC
     assert status == 401, body  # authentication comes before validation, as on the full path
     status, body, _ = submit(client, world.tokens["x1-reporter"], {"period": "2026-Q4"})
     assert status == 422, body
+
+
+def test_processes_with_stale_version_guesses_still_number_versions_in_order(
+    make_app: Any, world: World, sessions: sessionmaker[Session]
+) -> None:
+    # Two web processes, each guessing from what it stored itself: a guess that is behind
+    # stores nothing, and the statement's answer gives the next try its version.
+    first, second = make_app().test_client(), make_app().test_client()
+    token = world.tokens["x1-reporter"]
+    versions = []
+    for client in (first, second, first, second, second, first):
+        _principals.clear()
+        status, body, _ = submit(client, token, submission())
+        assert status == 202, body
+        versions.append(body["receipt"]["version"])
+    assert versions == [1, 2, 3, 4, 5, 6]
+    with sessions() as session:
+        stored = sorted(session.scalars(sa.select(Submission.version)))
+    assert stored == [1, 2, 3, 4, 5, 6]
