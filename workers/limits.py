@@ -80,11 +80,23 @@ return 0
 
 
 class Scripts:
-    """The acquire and release scripts, registered once per Redis client."""
+    """The acquire and release scripts on one Redis client, called by SHA.
+
+    ``execute_command("EVALSHA", ...)`` directly: redis-py's ``Script.__call__`` costs half
+    as much again per call (measured 194 against 127 us of CPU for the pair), and a worker
+    makes two calls per message. A Redis that lost its script cache gets it again.
+    """
 
     def __init__(self, client: redis.Redis) -> None:
-        self.acquire = client.register_script(_ACQUIRE)
-        self.release = client.register_script(_RELEASE)
+        self._client = client
+        self._sha = {_ACQUIRE: client.script_load(_ACQUIRE), _RELEASE: client.script_load(_RELEASE)}
+
+    def call(self, script: str, keys: list[str], args: list[int]) -> int:
+        try:
+            return int(self._client.execute_command("EVALSHA", self._sha[script], len(keys), *keys, *args))
+        except redis.exceptions.NoScriptError:
+            self._sha[script] = self._client.script_load(script)
+            return int(self._client.execute_command("EVALSHA", self._sha[script], len(keys), *keys, *args))
 
 
 _scripts: weakref.WeakKeyDictionary[RedisBackend, Scripts] = weakref.WeakKeyDictionary()
@@ -101,14 +113,14 @@ def unit_and_global_slots(settings: Settings, unit_id: int) -> Iterator[str | No
     scripts = _scripts.get(backend) or _scripts.setdefault(backend, Scripts(backend.client))
     keys = [f"unit:{unit_id}", GLOBAL_KEY]
     limits = [settings.unit_concurrency, settings.db_job_concurrency]
-    first_full = int(scripts.acquire(keys=keys, args=[*limits, settings.limiter_ttl_ms]))
+    first_full = scripts.call(_ACQUIRE, keys, [*limits, settings.limiter_ttl_ms])
     if first_full:
         yield ("unit", "global")[first_full - 1]
         return
     try:
         yield None
     finally:
-        scripts.release(keys=keys, args=[settings.limiter_ttl_ms])
+        scripts.call(_RELEASE, keys, [settings.limiter_ttl_ms])
 
 
 @contextmanager
