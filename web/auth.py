@@ -98,17 +98,19 @@ def _touch(token: str, who: Principal, now: dt.datetime) -> None:
     _principals.put(token, replace(who, last_seen_at=now))
 
 
-def _settle_last_seen(*, quietly: bool) -> None:
-    """Write the last-seen time still owed (the view did not fold it into its own statement)."""
+def _settle_last_seen() -> None:
+    """Write the last-seen time still owed (the view did not fold it into its own statement).
+
+    Best effort: the view's answer stands whatever happens here (it may have committed a
+    change already), and a lost write only leaves the time 5 minutes staler.
+    """
     due = g.pop("last_seen_due", None)
     if due is None:
         return
     try:
         _touch(*due)
     except Exception:
-        if not quietly:
-            raise
-        log.warning("last-seen time not recorded", account_id=due[1].account_id)
+        log.warning("last-seen time not recorded", account_id=due[1].account_id, exc_info=True)
 
 
 def login_required(view: F) -> F:
@@ -116,14 +118,9 @@ def login_required(view: F) -> F:
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         g.principal = authenticate()
         try:
-            result = view(*args, **kwargs)
-        except Exception:
-            # The caller did authenticate; an error of the view (already on its way
-            # to the client) must not be hidden by one recording that.
-            _settle_last_seen(quietly=True)
-            raise
-        _settle_last_seen(quietly=False)
-        return result
+            return view(*args, **kwargs)
+        finally:
+            _settle_last_seen()
 
     return wrapper  # type: ignore[return-value]
 
