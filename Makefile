@@ -43,8 +43,10 @@ migrations-check: venv
 unit: venv
 	$(BIN)/pytest
 
+# The intake surge, ours against the naive intake; e.g. make bench BENCH_ARGS="-n 5000 --redis-db 14"
+# (bench/intake.py --help). wrk gives the load when installed (apt-get install wrk).
 bench: venv
-	$(BIN)/python bench/intake.py
+	$(BIN)/python bench/intake.py $(BENCH_ARGS)
 
 # Re-pin every dependency after changing pyproject.toml.
 lock: venv

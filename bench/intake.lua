@@ -63,6 +63,9 @@ function request()
 end
 
 function response(status, headers, body)
+  -- Answers still in flight after the thread's share (wrk stops a thread only after its
+  -- current round) are not counted: their reports are stored and processed all the same.
+  if answered >= share then return end
   answered = answered + 1
   if status == 202 then
     accepted = accepted + 1

@@ -1,26 +1,29 @@
 """Intake benchmark: a deadline surge on the production processes, ours against a naive intake.
 
-    .venv/bin/python bench/intake.py [-n 20000] [-c 32]
+    .venv/bin/python bench/intake.py [-n 20000] [-c 32] [--database NAME] [--redis-db N]
 
 It recreates the database ``kntc_bench`` (migrated, the national tree, one reporter
-token per unit, a period), flushes Redis db 12, then for each intake starts gunicorn
-with ``deploy/gunicorn.conf.py`` and ``dramatiq workers --processes 2 --threads 8``,
-sends N valid 01/TCD reports at C connections (report i from unit i mod 4,038, each
-with its own Idempotency-Key) and waits until the workers have processed all of them.
+token per unit, a period), flushes Redis db 12 (give each concurrent run its own db:
+a worker of another run on the same db takes messages, which then wait for the outbox
+relay), then for each intake starts gunicorn with ``deploy/gunicorn.conf.py`` and
+``dramatiq workers --processes 2 --threads 4`` (8 threads = the DB-job ceiling), sends
+N valid 01/TCD reports at C connections (report i from unit i mod 4,039, each with its
+own Idempotency-Key) and waits until the workers have processed all of them.
 
 - ours: ``web:create_app()`` and ``workers``: authentication, checks, idempotency,
-  signed receipt, outbox, all in one transaction, then the enqueue.
+  signed receipt, outbox, all committed in one statement, then the enqueue.
 - naive: ``bench/naive_app.py``: parse JSON, INSERT one row, enqueue one message.
 
 Printed for each: accepted/s, latency p50/p90/p99, the time from the first request to
 the last report processed, lost (a 202 whose report is not stored and processed), and
 the CPU time per report of the web, PostgreSQL, the workers and the load generator
 (read from /proc: the figure that holds when other work shares the machine); then
-ours/naive and the targets. The figures are also saved in bench/results/. The load
-comes from wrk with ``bench/intake.lua`` (``apt-get install wrk``), else from the much
-costlier ``bench/loadgen.py``. ``--profile DIR`` samples the web and worker processes
-with py-spy; ``--only ours`` skips the naive run; ``--gunicorn-args '-k gthread
---threads 4'`` measures another worker class.
+ours/naive and every target next to its figure. The figures are also saved in
+bench/results/. The load comes from wrk with ``bench/intake.lua`` (``apt-get install
+wrk``), else from the much costlier ``bench/loadgen.py``. ``--profile DIR`` samples the
+web and worker processes with py-spy (``pip install py-spy``); ``--only ours`` skips the
+naive run; ``--gunicorn-args '-k gthread --threads 4'`` measures another worker class;
+``--worker-nice 10`` runs the workers at a lower CPU priority; ``--keep`` keeps the logs.
 """
 
 from __future__ import annotations
@@ -104,7 +107,10 @@ def main() -> int:
         results = [measure(case, args, settings, seeded, run_dir) for case in cases]
         report(results, args)
     finally:
-        shutil.rmtree(run_dir, ignore_errors=True)
+        if args.keep:
+            console.print(f"logs and metric files kept in {run_dir}")
+        else:
+            shutil.rmtree(run_dir, ignore_errors=True)
     return 1 if any(m.lost for m in results) else 0
 
 
@@ -115,11 +121,23 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--database", default="kntc_bench", help="recreated at start")
     parser.add_argument("--redis-db", type=int, default=12, help="flushed at start")
     parser.add_argument("--worker-processes", type=int, default=2)
-    parser.add_argument("--worker-threads", type=int, default=8)
+    parser.add_argument(
+        "--worker-threads",
+        type=int,
+        default=4,
+        help="per process; 2 x 4 = KNTC_DB_JOB_CONCURRENCY (8): threads beyond the ceiling only defer",
+    )
+    parser.add_argument(
+        "--worker-nice",
+        type=int,
+        default=0,
+        help="run the workers at this niceness (e.g. 10: the web first when both share the cores)",
+    )
     parser.add_argument("--wrk-threads", type=int, default=1, help="one is plenty, and leaves the cores to the server")
     parser.add_argument("--generator", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python")
     parser.add_argument("--only", choices=("ours", "naive"), help="measure one intake only (default: both)")
     parser.add_argument("--profile", metavar="DIR", help="sample the web and worker processes with py-spy into DIR")
+    parser.add_argument("--keep", action="store_true", help="keep the run directory (process logs) at the end")
     parser.add_argument("--gunicorn-args", default="", help="extra gunicorn flags, e.g. '-k gthread --threads 4'")
     return parser.parse_args()
 
@@ -154,7 +172,7 @@ def measure(case: Case, args: argparse.Namespace, settings: Settings, seeded: Se
     port = free_port()
     commands = {
         "gunicorn": gunicorn_command(port, case.app) + args.gunicorn_args.split(),
-        "workers": dramatiq_command(case.workers, args.worker_processes, args.worker_threads),
+        "workers": _niced(args.worker_nice, dramatiq_command(case.workers, args.worker_processes, args.worker_threads)),
     }
     with processes(commands, service_env(settings, case_dir), case_dir / "logs") as started:
         wait_healthy(port, started, case_dir / "logs")
@@ -169,6 +187,10 @@ def measure(case: Case, args: argparse.Namespace, settings: Settings, seeded: Se
         measured.cpu = {role: procs.cpu_spent(before[role], after[role]) for role in before}
         measured.cpu["load generator"] = measured.load.pop("generator_cpu")
     return measured
+
+
+def _niced(niceness: int, command: list[str]) -> list[str]:
+    return ["nice", "-n", str(niceness), *command] if niceness else command
 
 
 def cpu_by_role(started: list[subprocess.Popen[bytes]], database: str) -> dict[str, dict[int, float]]:
@@ -290,7 +312,8 @@ def _queries(case: Case, seeded: Seeded) -> tuple[sa.TextClause, sa.TextClause]:
 
 
 def report(results: list[Measured], args: argparse.Namespace) -> None:
-    table = Table(title=f"Intake surge at {code_version()}: {args.requests:,} reports, {args.connections} connections")
+    title = f"Intake surge at {code_version()}: {args.requests:,} reports, {args.connections} connections"
+    table = Table(title=f"{title}, load from {args.generator}")
     table.add_column("")
     for m in results:
         table.add_column(m.case.name, justify="right")
@@ -302,7 +325,7 @@ def report(results: list[Measured], args: argparse.Namespace) -> None:
             cells.append(f"{value(results[0]) / value(results[1]):.0%}")
         table.add_row(label, *cells)
     console.print(table)
-    print_targets(results)
+    print_targets(results, args)
     RESULTS.mkdir(exist_ok=True)
     saved = RESULTS / f"intake-{dt.datetime.now(dt.UTC):%Y%m%dT%H%M%S}.json"
     figures = {"argv": sys.argv[1:], "code": code_version(), **{m.case.name: summary(m) for m in results}}
@@ -342,18 +365,27 @@ def _ceiling(m: Measured) -> float | None:
     return 2000 / sum(ms for ms in spent if ms) if all(spent) else None
 
 
-def print_targets(results: list[Measured]) -> None:
+def print_targets(results: list[Measured], args: argparse.Namespace) -> None:
     if results[0].case is not OURS:
         return
     ours = results[0]
+    processed = f"{ours.processed_seconds:.1f} s" if ours.processed_seconds is not None else "not all processed"
     checks = [
-        (f"≥ {TARGETS['accepted_per_s']:,.0f} accepted/s", ours.accepted_per_s >= TARGETS["accepted_per_s"]),
-        (f"p99 ≤ {TARGETS['p99_ms']:.0f} ms", ours.load["p99_ms"] <= TARGETS["p99_ms"]),
         (
-            f"all processed within {TARGETS['processed_s']:.0f} s of the first request",
+            f"≥ {TARGETS['accepted_per_s']:,.0f} accepted/s (measured {ours.accepted_per_s:,.0f})",
+            ours.accepted_per_s >= TARGETS["accepted_per_s"],
+        ),
+        (
+            f"p99 ≤ {TARGETS['p99_ms']:.0f} ms at {args.connections} connections"
+            f" (measured {ours.load['p99_ms']:.0f} ms)",
+            ours.load["p99_ms"] <= TARGETS["p99_ms"],
+        ),
+        (
+            f"all {ours.stored:,} processed within {TARGETS['processed_s']:.0f} s of the first request"
+            f" (measured {processed})",
             ours.processed_seconds is not None and ours.processed_seconds <= TARGETS["processed_s"],
         ),
-        ("0 lost", ours.lost == 0),
+        (f"0 lost (measured {ours.lost})", ours.lost == 0),
     ]
     if len(results) == 2:
         ratio = ours.accepted_per_s / results[1].accepted_per_s if results[1].accepted_per_s else 0.0

@@ -17,6 +17,7 @@ import re
 import shutil
 import signal
 import subprocess
+import sys
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
@@ -68,7 +69,9 @@ def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
 @contextmanager
 def sampling(pids: dict[str, list[int]], out: Path, rate: int = 200) -> Iterator[None]:
     """Record every pid while the block runs; one ``NAME-PID.txt`` per process in ``out``."""
-    py_spy = shutil.which("py-spy")
+    # The virtualenv's own (pip install py-spy) first: the benchmark may run without activating it.
+    local = Path(sys.executable).parent / "py-spy"
+    py_spy = str(local) if local.exists() else shutil.which("py-spy")
     if py_spy is None:
         raise RuntimeError("--profile needs py-spy on the PATH: pip install py-spy")
     out.mkdir(parents=True, exist_ok=True)

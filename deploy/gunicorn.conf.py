@@ -1,8 +1,14 @@
 """gunicorn settings for the intake: ``gunicorn -c deploy/gunicorn.conf.py 'web:create_app()'``.
 
-Sync workers: measured here, gthread's keep-alive gave a 3-4x worse p99 for intake
-(../shared/PITFALLS.md). Metrics use prometheus_client's multiprocess mode; its
-directory must be set before any worker imports prometheus_client, and wiped at start.
+Sync workers, one per core. Measured with ``bench/intake.py --gunicorn-args`` (4,000
+reports, 32 connections, same run against the naive intake; README, Performance): the
+CPU per report was lowest with 2 sync workers (2.25 ms) against 3 (2.47), 4 (3.10) and
+2 gthread workers x 4 threads (2.32), and throughput no better with more: with the web,
+PostgreSQL and the workers on the same cores the intake is CPU-bound, and more processes
+only add switching. On a host of its own, raise KNTC_WEB_WORKERS to its cores. Sync
+workers answer ``Connection: close``, so there is no keep-alive to tune.
+Metrics use prometheus_client's multiprocess mode; its directory must be set before any
+worker imports prometheus_client, and wiped at start.
 """
 
 from __future__ import annotations

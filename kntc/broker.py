@@ -60,11 +60,13 @@ def limiter_backend() -> RateLimiterBackend:
     return _limiter_backend
 
 
-def send(queue: str, actor: str, args: tuple[Any, ...], *, delay_ms: int | None = None) -> None:
+def send(
+    queue: str, actor: str, args: tuple[Any, ...], kwargs: dict[str, Any] | None = None, *, delay_ms: int | None = None
+) -> None:
     """Enqueue a message by actor name, so that senders need not import the actor's code."""
     assert _broker is not None, "setup_broker() first"
     message: dramatiq.Message[Any] = dramatiq.Message(
-        queue_name=queue, actor_name=actor, args=args, kwargs={}, options={}
+        queue_name=queue, actor_name=actor, args=args, kwargs=kwargs or {}, options={}
     )
     _broker.enqueue(message, delay=delay_ms)
 

@@ -41,38 +41,59 @@ class Principal:
         return self.role == Role.ADMIN and self.unit_path.count("/") == 2
 
 
-def principal_for_token(session: Session, token: str) -> Principal | None:
-    row = session.execute(
-        sa.select(Account, ApiToken.expires_at, Unit.code, Unit.path)
-        .join(ApiToken, ApiToken.account_id == Account.id)
-        .join(Unit, Unit.id == Account.unit_id)
-        .where(ApiToken.token_sha256 == hash_token(token))
-    ).one_or_none()
+# Columns, not ORM entities, and a statement built once: at deadline night nearly every
+# request is a token's first use, so this runs for most of them.
+_PRINCIPAL = (
+    sa.select(
+        Account.id,
+        Account.username,
+        Account.role,
+        Account.unit_id,
+        Unit.code,
+        Unit.path,
+        ApiToken.expires_at,
+        Account.last_seen_at,
+        Account.disabled,
+    )
+    .join_from(ApiToken, Account, ApiToken.account_id == Account.id)
+    .join(Unit, Unit.id == Account.unit_id)
+    .where(ApiToken.token_sha256 == sa.bindparam("digest"))
+)
+_TOUCH = (
+    sa.update(Account)
+    .where(Account.id == sa.bindparam("account"))
+    .where(sa.or_(Account.last_seen_at.is_(None), Account.last_seen_at < sa.bindparam("stale_before")))
+    .values(last_seen_at=sa.bindparam("now"))
+)
+
+
+def principal_for_token(db: Session | sa.Connection, token: str) -> Principal | None:
+    """The principal of a live token (known, unexpired, account enabled), else None."""
+    row = db.execute(_PRINCIPAL, {"digest": hash_token(token)}).one_or_none()
     if row is None:
         return None
-    account, expires_at, unit_code, unit_path = row
-    if account.disabled or (expires_at is not None and expires_at <= utcnow()):
+    if row.disabled or (row.expires_at is not None and row.expires_at <= utcnow()):
         return None
     return Principal(
-        account_id=account.id,
-        username=account.username,
-        role=Role(account.role),
-        unit_id=account.unit_id,
-        unit_code=unit_code,
-        unit_path=unit_path,
-        expires_at=expires_at,
-        last_seen_at=account.last_seen_at,
+        account_id=row.id,
+        username=row.username,
+        role=Role(row.role),
+        unit_id=row.unit_id,
+        unit_code=row.code,
+        unit_path=row.path,
+        expires_at=row.expires_at,
+        last_seen_at=row.last_seen_at,
     )
 
 
-def touch_last_seen(session: Session, account_id: int, now: dt.datetime) -> None:
+def last_seen_is_stale(who: Principal, now: dt.datetime) -> bool:
+    """True when the account's last-seen time is due to be written again."""
+    return who.last_seen_at is None or who.last_seen_at < now - LAST_SEEN_RESOLUTION
+
+
+def touch_last_seen(db: Session | sa.Connection, account_id: int, now: dt.datetime) -> None:
     """Record that the account authenticated, at most once per resolution interval."""
-    session.execute(
-        sa.update(Account)
-        .where(Account.id == account_id)
-        .where(sa.or_(Account.last_seen_at.is_(None), Account.last_seen_at < now - LAST_SEEN_RESOLUTION))
-        .values(last_seen_at=now)
-    )
+    db.execute(_TOUCH, {"account": account_id, "stale_before": now - LAST_SEEN_RESOLUTION, "now": now})
 
 
 def issue_token(

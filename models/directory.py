@@ -1,8 +1,11 @@
 """Read-mostly lookups the intake makes on every request, cached for a short while.
 
 At deadline night the same few thousand units and one period are read a thousand
-times a second; a cache that lives a second or a minute saves most of those queries,
-and a change (a re-import, a new deadline) shows within that time.
+times a second, and nearly every request is a unit's first contact: a per-code cache
+would miss on all of them. So the whole unit table (a few thousand narrow rows) is kept
+in memory and reloaded in one query when it is older than its TTL; a code it does not
+know (a unit imported since) is looked up on its own. Periods are cached per code for a
+second. A change (a re-import, a new deadline) shows within the TTL.
 """
 
 from __future__ import annotations
@@ -39,6 +42,17 @@ class TTLCache(Generic[K, V]):
         with self._lock:
             self._items[key] = (now + self.seconds, value)
         return value
+
+    def holds(self, key: K) -> bool:
+        """True when a fresh value is cached for ``key``."""
+        hit = self._items.get(key)
+        return hit is not None and hit[0] > time.monotonic()
+
+    def put(self, key: K, value: V) -> None:
+        """Replace a cached value; it still expires when the one it replaces would have."""
+        with self._lock:
+            hit = self._items.get(key)
+            self._items[key] = (hit[0] if hit else time.monotonic() + self.seconds, value)
 
     def forget(self, key: K) -> None:
         with self._lock:
@@ -105,28 +119,53 @@ def unit_ref(unit: Unit) -> UnitRef:
     return UnitRef(unit.id, unit.code, unit.level, unit.path, unit.opened_on, unit.closed_on)
 
 
+_UNIT_COLUMNS = (Unit.id, Unit.code, Unit.level, Unit.path, Unit.opened_on, Unit.closed_on)
+_ALL_UNITS = sa.select(*_UNIT_COLUMNS)
+_ONE_UNIT = sa.select(*_UNIT_COLUMNS).where(Unit.code == sa.bindparam("code"))
+
+
 class Directory:
     """Units and periods by code, cached; ``None`` when there is no such code."""
 
     def __init__(self, sessions: sessionmaker[Session], unit_ttl: float = 30, period_ttl: float = 1) -> None:
         self._sessions = sessions
-        self._units: TTLCache[str, UnitRef | None] = TTLCache(unit_ttl)
+        self._unit_ttl = unit_ttl
+        self._all_units: dict[str, UnitRef] = {}
+        self._all_units_until = 0.0  # monotonic time the snapshot goes stale
+        self._units: TTLCache[str, UnitRef | None] = TTLCache(unit_ttl)  # codes the snapshot lacked
         self._periods: TTLCache[str, PeriodRef | None] = TTLCache(period_ttl)
+        self._lock = threading.Lock()
 
     def unit(self, code: str) -> UnitRef | None:
-        return self._units.get(code, self._load_unit)
+        if time.monotonic() >= self._all_units_until:
+            self._reload_units()
+        found = self._all_units.get(code)
+        return found if found is not None else self._units.get(code, self._load_unit)
 
     def period(self, code: str) -> PeriodRef | None:
         return self._periods.get(code, self._load_period)
 
     def forget(self) -> None:
+        with self._lock:
+            self._all_units, self._all_units_until = {}, 0.0
         self._units.clear()
         self._periods.clear()
 
+    def _reload_units(self) -> None:
+        with self._lock:  # one thread reloads; the others wait and use its snapshot
+            if time.monotonic() < self._all_units_until:
+                return
+            started = time.monotonic()
+            with self._sessions() as session:
+                rows = session.execute(_ALL_UNITS).all()
+            self._all_units = {row.code: UnitRef(*row) for row in rows}
+            self._units.clear()
+            self._all_units_until = started + self._unit_ttl
+
     def _load_unit(self, code: str) -> UnitRef | None:
         with self._sessions() as session:
-            unit = session.scalar(sa.select(Unit).where(Unit.code == code))
-            return unit_ref(unit) if unit else None
+            row = session.execute(_ONE_UNIT, {"code": code}).one_or_none()
+            return UnitRef(*row) if row else None
 
     def _load_period(self, code: str) -> PeriodRef | None:
         with self._sessions() as session:

@@ -2,13 +2,22 @@
 
 Idempotent: a submission already decided is left as it is, so a message delivered twice
 (the broker's at-least-once promise, the outbox relay) changes nothing the second time.
+
+Two statements, each committing by itself when the worker passes an autocommit
+connection: read what is to be decided (the submission and any earlier version of it
+still waiting, in one query), then write every decision and drop their outbox rows in
+one statement. That statement only decides rows still undecided (a twin that got there
+first wins, and its decision is the same: the figures do not change), so no row lock is
+taken in between; one unit's jobs never overlap anyway under the unit limiter.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -29,51 +38,98 @@ def unit_of(session: Session, submission_id: uuid.UUID) -> int | None:
     return session.scalar(sa.select(Submission.unit_id).where(Submission.id == submission_id))
 
 
-def process(session: Session, submission_id: uuid.UUID, forms: FormCatalogue, now: dt.datetime) -> list[Decision]:
+def process(
+    db: Session | sa.Connection,
+    submission_id: uuid.UUID,
+    forms: FormCatalogue,
+    now: dt.datetime,
+    *,
+    version: int | None = None,
+) -> list[Decision]:
     """Decide the submission and any earlier version still waiting, oldest first; commit.
 
-    Returns the decisions taken now (empty when there was nothing left to decide).
+    ``version``, when the message says it, spares version 1 the search for earlier
+    versions. Returns the decisions taken now (empty when there was nothing left to decide).
     """
-    target = session.get(Submission, submission_id, with_for_update=True)
-    if target is None:
-        return []
-    pending = [target] if target.status not in FINAL_STATUSES else []
-    if pending:
-        # Versions are decided in order even when their messages arrive out of order.
-        pending = _earlier_pending(session, target) + pending
-    decisions = [_decide(sub, forms, now) for sub in pending]
-    resource_ids = [str(sub.id) for sub in pending] or [str(submission_id)]
-    session.execute(sa.delete(OutboxEntry).where(OutboxEntry.resource_id.in_(resource_ids)))
-    session.commit()
-    return decisions
+    conn = db.connection() if isinstance(db, Session) else db
+    query = _ONE if version == 1 else _WITH_EARLIER
+    rows = conn.execute(query, {"id": submission_id, "final": _FINAL}).all()
+    target = next((row for row in rows if row.id == submission_id), None)
+    # Versions are decided in order even when their messages arrive out of order; a
+    # target already decided (a duplicate message) decides nothing.
+    pending = [] if target is None or target.status in _FINAL else [row for row in rows if row.status not in _FINAL]
+    decisions = [_decide(row, forms) for row in pending]
+    if decisions and conn.dialect.name == "postgresql":
+        written = {row[0] for row in conn.exec_driver_sql(_DECIDE_PG, _decide_params(decisions, now))}
+    else:
+        written = {d.submission_id for d in decisions if _decide_one(conn, d, now)}
+        resource_ids = [str(d.submission_id) for d in decisions] or [str(submission_id)]
+        conn.execute(sa.delete(OutboxEntry).where(OutboxEntry.resource_id.in_(resource_ids)))
+    db.commit()
+    return [d for d in decisions if d.submission_id in written]
 
 
-def _earlier_pending(session: Session, target: Submission) -> list[Submission]:
-    return list(
-        session.scalars(
-            sa.select(Submission)
-            .where(
-                Submission.unit_id == target.unit_id,
-                Submission.period_id == target.period_id,
-                Submission.form_code == target.form_code,
-                Submission.version < target.version,
-                Submission.status.not_in([s.value for s in FINAL_STATUSES]),
-            )
-            .order_by(Submission.version)
-            .with_for_update()
+def _decide_one(conn: sa.Connection, decision: Decision, now: dt.datetime) -> bool:
+    done = conn.execute(
+        sa.update(Submission)
+        .where(Submission.id == decision.submission_id, Submission.status.not_in(_FINAL))
+        .values(status=decision.status.value, errors=decision.errors, processed_at=now)
+    )
+    return bool(done.rowcount)
+
+
+_FINAL = tuple(s.value for s in FINAL_STATUSES)
+_COLUMNS = (Submission.id, Submission.version, Submission.status, Submission.form_code, Submission.form_version)
+_ONE = sa.select(*_COLUMNS, Submission.figures).where(Submission.id == sa.bindparam("id")).with_for_update()
+_target = sa.select(Submission.unit_id, Submission.period_id, Submission.form_code, Submission.version).where(
+    Submission.id == sa.bindparam("id")
+)
+_t = _target.subquery()
+_WITH_EARLIER = (
+    sa.select(*_COLUMNS, Submission.figures)
+    .join(
+        _t,
+        sa.and_(
+            Submission.unit_id == _t.c.unit_id,
+            Submission.period_id + 0 == _t.c.period_id,  # the unique index (models/intake.py UNIT_INDEX_ONLY)
+            Submission.form_code == _t.c.form_code,
+            Submission.version <= _t.c.version,
+        ),
+    )
+    .where(
+        sa.or_(
+            Submission.id == sa.bindparam("id"),
+            Submission.status.not_in(sa.bindparam("final", expanding=True)),
         )
     )
+    .order_by(Submission.version)
+)
+# Every decision in one UPDATE, of rows still undecided only, and their outbox rows gone
+# in the same statement. RETURNING says which decisions this call took.
+_DECIDE_PG = """
+WITH gone AS (DELETE FROM outbox WHERE resource_id = ANY(%(resource_ids)s))
+UPDATE submissions SET status = d.status, errors = d.errors::jsonb, processed_at = %(now)s
+FROM unnest(%(ids)s::uuid[], %(statuses)s::text[], %(errors)s::text[]) AS d(id, status, errors)
+WHERE submissions.id = d.id AND submissions.status <> ALL(%(final)s::text[])
+RETURNING submissions.id
+"""
 
 
-def _decide(submission: Submission, forms: FormCatalogue, now: dt.datetime) -> Decision:
-    form = forms.version(submission.form_code, submission.form_version)
+def _decide_params(decisions: list[Decision], now: dt.datetime) -> dict[str, Any]:
+    return {
+        "resource_ids": [str(d.submission_id) for d in decisions],
+        "ids": [d.submission_id for d in decisions],
+        "statuses": [d.status.value for d in decisions],
+        "errors": [json.dumps(d.errors, ensure_ascii=False) for d in decisions],
+        "now": now,
+        "final": list(_FINAL),
+    }
+
+
+def _decide(row: sa.Row[Any], forms: FormCatalogue) -> Decision:
+    form = forms.version(row.form_code, row.form_version)
     if form is None:
-        errors = [
-            {"rule": "form", "message": f"form {submission.form_code} {submission.form_version} is no longer defined"}
-        ]
+        errors = [{"rule": "form", "message": f"form {row.form_code} {row.form_version} is no longer defined"}]
     else:
-        errors = form.check(submission.figures)
-    submission.status = Status.REJECTED if errors else Status.ACCEPTED
-    submission.errors = errors
-    submission.processed_at = now
-    return Decision(submission.id, Status(submission.status), errors)
+        errors = form.check(row.figures)
+    return Decision(row.id, Status.REJECTED if errors else Status.ACCEPTED, errors)

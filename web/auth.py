@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import functools
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, TypeVar
 
+import structlog
 from flask import g, request
 
-from models.accounts import Role
-from models.auth import LAST_SEEN_RESOLUTION, Principal, principal_for_token, touch_last_seen
+from models.accounts import Role, hash_token
+from models.auth import Principal, last_seen_is_stale, principal_for_token, touch_last_seen
 from models.base import utcnow
 from models.directory import TTLCache
 from models.errors import DomainError, Forbidden
 from web.services import db, services
 
 F = TypeVar("F", bound=Callable[..., Any])
+log = structlog.get_logger(__name__)
 
 # A disabled account or a revoked token stops working within this many seconds.
 _principals: TTLCache[str, Principal | None] = TTLCache(seconds=30)
@@ -27,40 +31,96 @@ class Unauthorized(DomainError):
 
 
 def _load(token: str) -> Principal | None:
-    with services().sessions() as session:
-        return principal_for_token(session, token)
+    # Autocommit: one round trip, no BEGIN and ROLLBACK around a single read.
+    with services().autocommit.connect() as conn:
+        return principal_for_token(conn, token)
+
+
+def bearer_token() -> str | None:
+    """The request's bearer token, or None when it sends none (or not in that scheme)."""
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" and token.strip() else None
+
+
+def first_contact() -> str | None:
+    """The digest of the request's token when its principal is not cached: the intake may then
+    authenticate it inside its own statement (``Intake.submit_first_contact``)."""
+    token = bearer_token()
+    return hash_token(token) if token and not _principals.holds(token) else None
 
 
 def authenticate() -> Principal:
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    token = bearer_token()
+    if token is None:
         raise Unauthorized("send Authorization: Bearer TOKEN; get a token from POST /api/v1/auth/login")
-    who = principal_for(token.strip())
+    who = principal_for(token, defer_last_seen=True)
     if who is None:
         raise Unauthorized("the token is unknown, expired or its account disabled; log in again")
     return who
 
 
-def principal_for(token: str) -> Principal | None:
-    """The live principal of a token (cached), or None; records the account's last-seen time."""
+def principal_for(token: str, *, defer_last_seen: bool = False) -> Principal | None:
+    """The live principal of a token (cached), or None; records the account's last-seen time.
+
+    With ``defer_last_seen`` the write is left to the end of the request (see
+    :func:`login_required`), so that a view writing anyway can fold it into its own
+    statement (:func:`take_last_seen`) instead of a transaction of its own.
+    """
     who = _principals.get(token, _load) if token else None
     now = utcnow()
     if who is None or (who.expires_at is not None and who.expires_at <= now):
         return None
-    if who.last_seen_at is None or who.last_seen_at < now - LAST_SEEN_RESOLUTION:
-        with services().sessions() as session:
-            touch_last_seen(session, who.account_id, now)
-            session.commit()
-        _principals.forget(token)
+    if last_seen_is_stale(who, now):
+        if defer_last_seen:
+            g.last_seen_due = (token, who, now)
+        else:
+            _touch(token, who, now)
     return who
+
+
+def last_seen_due() -> int | None:
+    """The account whose last-seen time this request still owes (a view may fold it into its write)."""
+    due = g.get("last_seen_due")
+    return None if due is None else int(due[1].account_id)
+
+
+def last_seen_written() -> None:
+    """The view committed the owed last-seen time itself: nothing left to write, the cache knows it."""
+    due = g.pop("last_seen_due", None)
+    if due is not None:
+        token, who, now = due
+        _principals.put(token, replace(who, last_seen_at=now))
+
+
+def _touch(token: str, who: Principal, now: dt.datetime) -> None:
+    with services().autocommit.connect() as conn:
+        touch_last_seen(conn, who.account_id, now)
+    _principals.put(token, replace(who, last_seen_at=now))
+
+
+def _settle_last_seen() -> None:
+    """Write the last-seen time still owed (the view did not fold it into its own statement).
+
+    Best effort: the view's answer stands whatever happens here (it may have committed a
+    change already), and a lost write only leaves the time 5 minutes staler.
+    """
+    due = g.pop("last_seen_due", None)
+    if due is None:
+        return
+    try:
+        _touch(*due)
+    except Exception:
+        log.warning("last-seen time not recorded", account_id=due[1].account_id, exc_info=True)
 
 
 def login_required(view: F) -> F:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         g.principal = authenticate()
-        return view(*args, **kwargs)
+        try:
+            return view(*args, **kwargs)
+        finally:
+            _settle_last_seen()
 
     return wrapper  # type: ignore[return-value]
 

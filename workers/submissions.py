@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import functools
 import time
 import uuid
 
 import dramatiq
+import sqlalchemy as sa
 import structlog
 
 from kntc import metrics
 from models.base import utcnow
 from models.processing import process, unit_of
 from workers.context import runtime, settings
-from workers.limits import db_limiter, defer_current_message, slots, unit_limiter
+from workers.limits import defer_current_message, unit_and_global_slots
 
 log = structlog.get_logger(__name__)
+
+
+@functools.cache
+def _autocommit(engine: sa.Engine) -> sa.Engine:
+    return engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 @dramatiq.actor(
@@ -24,23 +31,25 @@ log = structlog.get_logger(__name__)
     max_backoff=60_000,
     time_limit=settings().submission_time_limit_ms,
 )
-def process_submission(submission_id: str) -> None:
+def process_submission(submission_id: str, unit_id: int | None = None, version: int | None = None) -> None:
+    """Decide a submission. The intake's message names its unit and version; the relay's only its id."""
     started = time.perf_counter()
     rt = runtime()
     sid = uuid.UUID(submission_id)
-    with rt.sessions() as session:
-        unit_id = unit_of(session, sid)
     if unit_id is None:
-        log.warning("submission not found", submission_id=submission_id)
-        return
-    limiters = {"unit": unit_limiter(rt.settings, unit_id), "global": db_limiter(rt.settings)}
-    with slots(limiters) as full:
+        with rt.sessions() as session:
+            unit_id = unit_of(session, sid)
+        if unit_id is None:
+            log.warning("submission not found", submission_id=submission_id)
+            return
+    with unit_and_global_slots(rt.settings, unit_id) as full:
         if full:
             defer_current_message(full)
             return
         try:
-            with rt.sessions() as session:
-                decisions = process(session, sid, rt.forms, utcnow())
+            # Autocommit: each of process()'s two statements is its own transaction.
+            with _autocommit(rt.engine).connect() as conn:
+                decisions = process(conn, sid, rt.forms, utcnow(), version=version)
         except Exception:
             metrics.worker_messages.labels(actor="process_submission", outcome="failed").inc()
             raise
