@@ -25,6 +25,12 @@ log = structlog.get_logger(__name__)
 _principals: TTLCache[str, Principal | None] = TTLCache(seconds=30)
 
 
+def forget_principals() -> None:
+    """Empty this process's principal cache (after a role change or a disabled account): it
+    takes effect here at once, in the other processes within the cache's 30 s."""
+    _principals.clear()
+
+
 class Unauthorized(DomainError):
     status = 401
     title = "Unauthorized"

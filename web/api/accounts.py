@@ -11,7 +11,7 @@ from models import account_admin
 from models.accounts import Account
 from models.errors import Forbidden, Invalid
 from models.text import nfc
-from web.auth import _principals, login_required, principal
+from web.auth import forget_principals, login_required, principal
 from web.schemas import Body
 from web.services import db
 
@@ -64,12 +64,6 @@ def _json(body: dict[str, Any], status: int = 200, location: str | None = None) 
     return response
 
 
-def _forget_cached_principals() -> None:
-    # web/auth.py caches principals for 30 s per process; empty this process's cache so a
-    # disabled account stops here at once (other processes: within the cache's 30 s).
-    _principals.clear()
-
-
 @bp.post("")
 @login_required
 def create() -> Response:
@@ -120,7 +114,7 @@ def change(username: str) -> dict[str, Any]:
         reason=nfc(body.reason),
     )
     db().commit()
-    _forget_cached_principals()
+    forget_principals()
     return account_json(target.account, target.unit_code)
 
 
@@ -131,7 +125,7 @@ def reset_password(username: str) -> dict[str, Any]:
     body = PasswordBody.model_validate(request.get_json() if request.get_data() else {})
     generated = account_admin.reset_password(db(), principal(), username, body.password)
     db().commit()
-    _forget_cached_principals()
+    forget_principals()
     result: dict[str, Any] = {"username": username, "password_reset": True}
     if generated:
         result["password"] = generated
