@@ -7,7 +7,15 @@ from typing import Any
 from flask import Blueprint
 from pydantic import BaseModel
 
-from web.schemas import BundleBody, LockExceptionBody, LoginBody, PeriodBody, PeriodChange, SubmissionBody
+from web.schemas import (
+    AttachmentsBody,
+    BundleBody,
+    LockExceptionBody,
+    LoginBody,
+    PeriodBody,
+    PeriodChange,
+    SubmissionBody,
+)
 
 bp = Blueprint("openapi", __name__)
 
@@ -74,6 +82,7 @@ def document() -> dict[str, Any]:
 
     models: tuple[type[BaseModel], ...] = (
         SubmissionBody,
+        AttachmentsBody,
         LoginBody,
         PeriodBody,
         PeriodChange,
@@ -176,9 +185,18 @@ def _paths() -> dict[str, Any]:
         "/api/v1/submissions/{id}": {
             "get": _op(
                 "A submission's status: queued, processing, accepted or rejected (with every broken rule)",
-                ("200", "the submission"),
+                ("200", "the submission, with the ids of the attachments it references"),
                 "401 403 404",
                 params=[_path("id")],
+            )
+        },
+        "/api/v1/submissions/{id}/attachments": {
+            "post": _op(
+                "Reference uploaded files (the signed paper report, annexes) from a submission",
+                ("200", "{attachments: [ids]}"),
+                "400 401 403 404 422",
+                AttachmentsBody,
+                [_path("id")],
             )
         },
         "/api/v1/receipts/public-key": {

@@ -73,5 +73,9 @@ class LockExceptionBody(Body):
     reason: Annotated[str, Field(max_length=1000)] = ""
 
 
+class AttachmentsBody(Body):
+    attachments: Annotated[list[Annotated[str, Field(max_length=64)]], Field(min_length=1, max_length=50)]
+
+
 class BundleBody(Body):
     images: Annotated[list[Annotated[str, Field(max_length=64)]], Field(min_length=1, max_length=50)]

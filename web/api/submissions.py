@@ -11,13 +11,15 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from kntc import broker, metrics
-from models.errors import DomainError, Invalid, NotFound
+from models.accounts import SUBMITTING_ROLES
+from models.attachments import link, linked_to
+from models.errors import DomainError, Forbidden, Invalid, NotFound
 from models.intake import ACTOR, QUEUE, IntakeResult, SubmissionRequest
 from models.submissions import Submission
 from models.text import nfc
 from models.units import Unit
 from web.auth import first_contact, last_seen_due, last_seen_written, login_required, principal, require_covers
-from web.schemas import SubmissionBody
+from web.schemas import AttachmentsBody, SubmissionBody
 from web.services import db, services
 
 bp = Blueprint("submissions", __name__, url_prefix="/api/v1/submissions")
@@ -97,15 +99,7 @@ def _accepted(result: IntakeResult) -> Response:
 @bp.get("/<submission_id>")
 @login_required
 def show(submission_id: str) -> dict[str, Any]:
-    try:
-        sid = uuid.UUID(submission_id)
-    except ValueError:
-        raise NotFound(f"no submission {submission_id!r}; ids are UUIDs") from None
-    row = db().get(Submission, sid)
-    if row is None:
-        raise NotFound(f"no submission {submission_id}")
-    unit = db().get_one(Unit, row.unit_id)
-    require_covers(unit.path, unit.code)
+    row, unit = _visible(submission_id)
     return {
         "id": str(row.id),
         "unit": unit.code,
@@ -121,4 +115,35 @@ def show(submission_id: str) -> dict[str, Any]:
         "figures": row.figures,
         "note": row.note,
         "receipt": row.receipt,
+        "attachments": [str(a.id) for a in linked_to(db(), "submission", str(row.id))],
     }
+
+
+@bp.post("/<submission_id>/attachments")
+@login_required
+def attach(submission_id: str) -> tuple[dict[str, Any], int]:
+    """Reference uploaded files (the signed paper report, annexes) from a submission.
+
+    Kept off the intake's single statement: files are optional and come after the report.
+    """
+    row, unit = _visible(submission_id)
+    who = principal()
+    if who.role not in SUBMITTING_ROLES:
+        raise Forbidden(f"role {who.role} may not change reports; ask a reporter, officer, leader or admin")
+    body = AttachmentsBody.model_validate(request.get_json())
+    link(db(), body.attachments, "submission", str(row.id), unit.id, who)
+    db().commit()
+    return {"attachments": [str(a.id) for a in linked_to(db(), "submission", str(row.id))]}, 200
+
+
+def _visible(submission_id: str) -> tuple[Submission, Unit]:
+    try:
+        sid = uuid.UUID(submission_id)
+    except ValueError:
+        raise NotFound(f"no submission {submission_id!r}; ids are UUIDs") from None
+    row = db().get(Submission, sid)
+    if row is None:
+        raise NotFound(f"no submission {submission_id}")
+    unit = db().get_one(Unit, row.unit_id)
+    require_covers(unit.path, unit.code)
+    return row, unit
