@@ -68,9 +68,9 @@ def authenticate() -> Principal:
 def principal_for(token: str, *, defer_last_seen: bool = False) -> Principal | None:
     """The live principal of a token (cached), or None; records the account's last-seen time.
 
-    With ``defer_last_seen`` the write is left to the end of the request (see
-    :func:`login_required`), so that a view writing anyway can fold it into its own
-    statement (:func:`take_last_seen`) instead of a transaction of its own.
+    With ``defer_last_seen`` the write is left to the guard around the view (see
+    :func:`login_required_folding_last_seen`), so that a view writing anyway can fold it
+    into its own statement instead of a transaction of its own.
     """
     who = _principals.get(token, _load) if token else None
     now = utcnow()
@@ -120,9 +120,24 @@ def _settle_last_seen() -> None:
 
 
 def login_required(view: F) -> F:
+    """Authenticate, and record the caller's last-seen time before the view runs (a usage
+    count made by this very request then includes its caller)."""
+    return _guarded(view, settle_first=True)
+
+
+def login_required_folding_last_seen(view: F) -> F:
+    """Authenticate, leaving the owed last-seen time to the view: a view that writes anyway
+    folds it into its own statement (:func:`last_seen_due`, :func:`last_seen_written`);
+    whatever it leaves is written after it."""
+    return _guarded(view, settle_first=False)
+
+
+def _guarded(view: F, *, settle_first: bool) -> F:
     @functools.wraps(view)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         g.principal = authenticate()
+        if settle_first:
+            _settle_last_seen()
         try:
             return view(*args, **kwargs)
         finally:

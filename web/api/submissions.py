@@ -18,7 +18,15 @@ from models.intake import ACTOR, QUEUE, IntakeResult, SubmissionRequest
 from models.submissions import Submission
 from models.text import nfc
 from models.units import Unit
-from web.auth import first_contact, last_seen_due, last_seen_written, login_required, principal, require_covers
+from web.auth import (
+    first_contact,
+    last_seen_due,
+    last_seen_written,
+    login_required,
+    login_required_folding_last_seen,
+    principal,
+    require_covers,
+)
 from web.schemas import AttachmentsBody, SubmissionBody
 from web.services import db, services
 
@@ -51,7 +59,7 @@ def _first_contact(digest: str) -> IntakeResult | None:
     return services().intake.submit_first_contact(digest, req, key)
 
 
-@login_required
+@login_required_folding_last_seen
 def _create() -> Response:
     body = SubmissionBody.model_validate(request.get_json())
     key = _idempotency_key()
