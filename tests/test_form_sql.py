@@ -51,8 +51,11 @@ def reception_world(db: Session) -> Store:
         "X1",
         D(2024, 6, 1),
         b,
-        events=[(D(2024, 6, 5), "classify", "classified"), (D(2024, 6, 10), "accept", "accepted")]
-        + [(D(2024, 8, 1), "resolve", "resolved")],
+        events=[
+            (D(2024, 6, 5), "classify", "classified"),
+            (D(2024, 6, 10), "accept", "accepted"),
+            (D(2024, 8, 1), "resolve", "resolved"),
+        ],
         handling={"outcome": "right", "decision_number": "12/QĐ", "decision_date": D(2024, 8, 1)},
     )
     # Case D began with a reception on 1 September, before the window: a repeat case.
