@@ -9,6 +9,7 @@ from models.deadlines import DeadlineRuleRow
 from models.handling import PetitionEvent, PetitionHandling
 from models.periods import LockException, Period, PeriodDue
 from models.records import Case, Petition, Reception, ReceptionSession
+from models.report_requests import ReportRequest
 from models.submissions import IdempotencyRecord, OutboxEntry, Submission
 from models.units import Unit
 
@@ -33,6 +34,7 @@ __all__ = [
     "PetitionHandling",
     "Reception",
     "ReceptionSession",
+    "ReportRequest",
     "Submission",
     "Unit",
 ]
