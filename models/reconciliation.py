@@ -68,7 +68,7 @@ def reconciliation(
     session: Session, period: Period, root: Unit, form_code: str | None = None, forms: FormCatalogue | None = None
 ) -> dict[str, Any]:
     """The units of ``root``'s subtree whose newest accepted submission differs from their records."""
-    rows = session.execute(_newest_accepted(period, root, form_code)).tuples().all()
+    rows = session.execute(_newest_accepted(period, root, form_code)).all()
     units = []
     for submission, code, name in rows:
         stored = submission.differences

@@ -97,5 +97,6 @@ def _names(session: Session, computed: ComputedForm) -> dict[str, str]:
     names = {child.unit: child.name for child in computed.children if child.name}
     missing = [child.unit for child in computed.children if child.unit not in names]
     if missing:
-        names.update(session.execute(sa.select(Unit.code, Unit.name).where(Unit.code.in_(missing))).tuples().all())
+        rows = session.execute(sa.select(Unit.code, Unit.name).where(Unit.code.in_(missing))).all()
+        names.update((code, name) for code, name in rows)
     return names

@@ -87,10 +87,10 @@ def show_reconciliation(code: str) -> dict[str, Any]:
     root = db().scalar(sa.select(Unit).where(Unit.code == _required("unit", "79")))
     if root is None:
         raise Invalid.field("unit", f"no unit {request.args['unit']!r}; check the code")
-    require_covers(root.path, root.code)
     wanted = request.args.get("form")
     if wanted is not None:
         wanted = form_code(wanted)
         if not services().forms.knows(wanted):
             raise Invalid.field("form", f"unknown form {wanted!r}; known forms: {', '.join(services().forms.codes)}")
+    require_covers(root.path, root.code)
     return reconciliation(db(), period, root, wanted, services().forms)
