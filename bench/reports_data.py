@@ -22,12 +22,11 @@ import datetime as dt
 import random
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from decimal import Decimal
-from functools import cache
 from typing import Any
 
 import psycopg
 
+from kntc.demo_handling import HANDLING_COLUMNS, History, at
 from kntc.demo_records import MATTERS, Person
 from models.text import fold
 
@@ -40,19 +39,12 @@ CATALOGUE = "2021.1"
 TABLES = ("cases", "reception_sessions", "receptions", "petitions", "petition_handling", "petition_events")
 # Records per unit relative to a commune (a province's office receives far more).
 LEVEL_WEIGHTS = {"commune": 3, "department": 2, "province": 40, "ministry": 20}
-REVIEWED = frozenset({"complaint", "denunciation", "mixed"})
-STAMP = dt.time(9, 0, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
 class BenchUnit:
     id: int
     level: str
-
-
-@cache
-def at(day: dt.date) -> dt.datetime:
-    return dt.datetime.combine(day, STAMP)
 
 
 class Generator:
@@ -202,178 +194,14 @@ class Generator:
                    "" if anonymous else address_folded, content_type, code, CATALOGUE, summary, case_id,
                    eligible, competent, "[]", "final" if final else "draft", None, stamp, stamp)  # fmt: skip
             if final:
-                history = History(rng, pid, day, content_type, eligible, competent)
-                handlings.append(history.handling())
-                events.extend(history.event_rows(len(events) + 1))
+                history = History(rng, pid, day, content_type, eligible, competent, NOW)
+                row = history.row()
+                handlings.append(tuple(row[name] for name in HANDLING_COLUMNS))
+                first = len(events) + 1
+                events.extend(
+                    (first + i, pid, at(when), when, action, source, to, reason, "{}")
+                    for i, (action, source, to, when, reason) in enumerate(history.timeline())
+                )
 
 
-HANDLING_COLUMNS = (
-    "petition_id", "state", "last_activity_at", "stage_started_on", "due_on", "rules_version", "accepted_on",
-    "complex_case", "remote_area", "extensions", "overdue_since", "resolution_round", "outcome",
-    "decision_number", "decision_date", "resolved_on", "money_recovered_state", "land_recovered_state",
-    "money_returned_organisations", "land_returned_organisations", "money_returned_individuals",
-    "land_returned_individuals", "organisations_restored", "individuals_restored", "sanctions_persons",
-    "sanctions_officials", "referred_cases", "referred_persons", "referred_officials", "court_judgment",
-    "created_at", "updated_at",
-)  # fmt: skip
 EVENT_COLUMNS = ("id", "petition_id", "at", "effective_on", "action", "from_state", "to_state", "reason", "data")
-ZERO = Decimal(0)
-
-
-class History:
-    """One petition's handling: its events up to ``NOW`` and the row they lead to."""
-
-    def __init__(
-        self,
-        rng: random.Random,
-        pid: int,
-        received: dt.date,
-        content_type: str,
-        eligible: bool | None,
-        competent: bool | None,
-    ) -> None:
-        self.rng, self.pid, self.content_type = rng, pid, content_type
-        self.events: list[tuple[str, str | None, str, dt.date, str | None]] = []
-        self.state, self.stage_started = "received", received
-        self.due: dt.date | None = received + dt.timedelta(days=14)
-        self.accepted_on: dt.date | None = None
-        self.complex_case, self.extensions, self.round = False, 0, 1
-        self.resolution: dict[str, Any] = {}
-        self._event("receive", "received", received)
-        self._run(received, eligible, competent)
-
-    def _event(self, action: str, to: str, day: dt.date, reason: str | None = None) -> bool:
-        """Record the event when it has happened by ``NOW``; False (and nothing) otherwise."""
-        if day > NOW:
-            return False
-        source = None if action == "receive" else self.state
-        self.events.append((action, source, to, day, reason))
-        if to != self.state:
-            self.state, self.stage_started = to, day
-        return True
-
-    def _run(self, day: dt.date, eligible: bool | None, competent: bool | None) -> None:
-        rng = self.rng
-        day += dt.timedelta(days=rng.randint(1, 10))
-        if rng.random() < 0.03 or not self._event("classify", "classified", day):
-            return
-        day += dt.timedelta(days=rng.randint(0, 8))
-        if rng.random() < 0.02:
-            return  # classified, the decision still to take
-        if not eligible:
-            action = rng.choice(("return", "file_away"))
-        elif competent is False:
-            action = rng.choices(("guide", "forward", "return", "file_away"), weights=(35, 45, 10, 10))[0]
-        else:
-            action = "accept" if rng.random() < 0.88 else "file_away"
-        target = {"guide": "guided", "forward": "forwarded", "return": "returned", "file_away": "filed_away"}
-        if action != "accept":
-            if self._event(action, target[action], day):
-                self.due = None
-                if action == "forward":
-                    self._forwarded(day)
-            return
-        self._resolution(day)
-
-    def _forwarded(self, day: dt.date) -> None:
-        rng = self.rng
-        later = sorted(
-            (day + dt.timedelta(days=rng.randint(*span)), action)
-            for action, share, span in (("urge", 0.4, (15, 45)), ("reply_received", 0.55, (10, 60)))
-            if rng.random() < share
-        )
-        for when, action in later:
-            self._event(action, "forwarded", when)
-
-    def _resolution(self, day: dt.date) -> None:
-        rng = self.rng
-        if not self._event("accept", "accepted", day):
-            return
-        self.accepted_on = day
-        self.round = 2 if self.content_type == "complaint" and rng.random() < 0.12 else 1
-        self.complex_case = rng.random() < 0.2
-        self.due = day + dt.timedelta(days=(30, 45)[self.complex_case] + (15 if self.round == 2 else 0))
-        day += dt.timedelta(days=rng.randint(0, 3))
-        if not self._event("assign", "assigned", day):
-            return
-        day += dt.timedelta(days=rng.randint(0, 5))
-        if not self._event("start", "under_resolution", day):
-            return
-        length = rng.randint(10, 40) + (rng.randint(40, 200) if rng.random() < 0.12 else 0)
-        done = day + dt.timedelta(days=length)
-        if self.content_type == "denunciation" and done > self.due and rng.random() < 0.7:
-            self._extend()
-        if done > NOW:
-            if self.due < NOW and rng.random() < 0.3:
-                self._event("urge", self.state, min(NOW, self.due + dt.timedelta(days=rng.randint(1, 20))))
-            return
-        self._finish(done)
-
-    def _extend(self) -> None:
-        assert self.due is not None
-        if self._event("extend", self.state, max(self.stage_started, self.due - dt.timedelta(days=2)), "phức tạp"):
-            self.due += dt.timedelta(days=30)
-            self.extensions = 1
-
-    def _finish(self, day: dt.date) -> None:
-        rng = self.rng
-        outcome = self._outcome()
-        if outcome in ("withdrawn", "suspended"):
-            self._event("close", "resolved", day, "rút đơn" if outcome == "withdrawn" else "đình chỉ")
-        elif self.content_type in REVIEWED:
-            self._event("submit_for_review", "awaiting_review", day - dt.timedelta(days=rng.randint(0, 5)))
-            self._event("approve", "resolved", day)
-        else:
-            self._event("resolve", "resolved", day)
-        self.resolution = self._figures(outcome, day)
-
-    def _outcome(self) -> str:
-        rng = self.rng
-        if self.round == 2:
-            return rng.choices(("upheld", "amended", "withdrawn"), weights=(65, 30, 5))[0]
-        if self.content_type in REVIEWED:
-            return rng.choices(
-                ("right", "wrong", "partly_right", "withdrawn", "suspended"), weights=(20, 45, 25, 6, 4)
-            )[0]
-        return rng.choices(("right", "wrong", "partly_right"), weights=(30, 40, 30))[0]
-
-    def _figures(self, outcome: str, day: dt.date) -> dict[str, Any]:
-        rng = self.rng
-        found = outcome in ("right", "partly_right", "amended")
-        money = Decimal(rng.randint(1, 50_000)) / 10 if found and rng.random() < 0.3 else ZERO
-        land = Decimal(rng.randint(10, 5_000)) if found and rng.random() < 0.2 else ZERO
-        persons = rng.randint(1, 5) if found and rng.random() < 0.15 else 0
-        referred = rng.randint(1, 3) if found and self.content_type == "denunciation" and rng.random() < 0.1 else 0
-        return {
-            "outcome": outcome, "decision_number": f"{rng.randint(1, 999)}/QĐ-UBND", "decision_date": day,
-            "resolved_on": day, "money_recovered_state": money, "land_recovered_state": land,
-            "money_returned_organisations": ZERO, "land_returned_organisations": ZERO,
-            "money_returned_individuals": money / 2, "land_returned_individuals": land / 2,
-            "organisations_restored": 1 if found and rng.random() < 0.05 else 0,
-            "individuals_restored": rng.randint(1, 4) if found and rng.random() < 0.4 else 0,
-            "sanctions_persons": persons, "sanctions_officials": rng.randint(0, persons),
-            "referred_cases": 1 if referred else 0, "referred_persons": referred,
-            "referred_officials": rng.randint(0, referred),
-            "court_judgment": self.content_type == "complaint" and rng.random() < 0.02,
-        }  # fmt: skip
-
-    def handling(self) -> tuple[Any, ...]:
-        r = self.resolution
-        last = self.events[-1][3]
-        overdue = self.state not in ("guided", "forwarded", "returned", "filed_away", "resolved")
-        overdue_since = at(self.due) if overdue and self.due is not None and self.due < NOW else None
-        return (self.pid, self.state, at(last), self.stage_started, self.due,
-                "2026.1" if self.stage_started >= dt.date(2026, 7, 1) else "2019.1", self.accepted_on,
-                self.complex_case, False, self.extensions, overdue_since, self.round, r.get("outcome"),
-                r.get("decision_number"), r.get("decision_date"), r.get("resolved_on"),
-                *(r.get(name, ZERO) for name in HANDLING_COLUMNS[16:22]),
-                *(r.get(name, 0) for name in HANDLING_COLUMNS[22:29]), r.get("court_judgment", False),
-                at(last), at(last))  # fmt: skip
-
-    def event_rows(self, first_id: int) -> list[tuple[Any, ...]]:
-        # Events are written in the order of their days, as the workflow refuses an earlier day.
-        ordered = sorted(self.events, key=lambda e: e[3])
-        return [
-            (first_id + i, self.pid, at(day), day, action, source, to, reason, "{}")
-            for i, (action, source, to, day, reason) in enumerate(ordered)
-        ]

@@ -4,7 +4,10 @@ A few of each per commune, in the current data window: Vietnamese petitioners, c
 groups, head and delegated sessions (some where nobody came), petitions received at
 reception, cases that are repeat (their first record in the previous window), some
 petitions sent twice by the same person (left for an officer to mark as duplicates),
-and a few drafts. Inserted in bulk, a few statements per table, so the demo stays quick.
+and a few drafts. Every final petition has its handling history up to the window's end
+(``kntc.demo_handling``: classified, guided, forwarded, accepted, resolved with an
+outcome and its figures, urged, answered ...), so every form of the national tree has
+figures. Inserted in bulk, a few statements per table, so the demo stays quick.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from kntc.demo_handling import History
 from models.catalogue import effective_on
+from models.handling import PetitionEvent, PetitionHandling
 from models.records import Case, Petition, Reception, ReceptionSession
 from models.text import fold
 from models.units import Unit
@@ -235,10 +240,10 @@ def seed_records(session: Session, window: Window, limit_units: int | None = Non
     earlier = Window(window.starts - dt.timedelta(days=91), window.starts - dt.timedelta(days=1))
     for unit in communes:
         plan_commune(plan, rng, unit, window, earlier)
-    return _store(session, plan, len(communes))
+    return _store(session, plan, len(communes), window.ends)
 
 
-def _store(session: Session, plan: Plan, communes: int) -> dict[str, int]:
+def _store(session: Session, plan: Plan, communes: int, now: dt.date) -> dict[str, int]:
     versions: dict[dt.date, str] = {}
 
     def classified(row: dict[str, Any]) -> dict[str, Any]:
@@ -258,7 +263,8 @@ def _store(session: Session, plan: Plan, communes: int) -> dict[str, int]:
     petitions = _resolve(
         plan.petitions, {"case_ix": ("case_id", case_ids), "reception_ix": ("reception_id", reception_ids)}
     )
-    _insert(session, Petition, [classified(p) for p in petitions])
+    petition_ids = _insert(session, Petition, [classified(p) for p in petitions])
+    handled = _store_handling(session, petitions, petition_ids, now)
     return {
         "communes": communes,
         "receptions": len(plan.receptions),
@@ -268,4 +274,26 @@ def _store(session: Session, plan: Plan, communes: int) -> dict[str, int]:
         "cases": len(plan.cases),
         "repeat_cases": plan.repeat_cases,
         "drafts": sum(1 for r in (*plan.receptions, *plan.petitions) if r["status"] == "draft"),
+        **handled,
+    }
+
+
+def _store_handling(session: Session, petitions: list[dict[str, Any]], ids: list[int], now: dt.date) -> dict[str, int]:
+    """Each final petition's handling row and events, played up to ``now``."""
+    rng = random.Random(SEED + 1)
+    histories = [
+        History(rng, pid, p["received_on"], p["content_type"], p["eligible"], p["within_competence"], now)
+        for p, pid in zip(petitions, ids, strict=True)
+        if p["status"] == "final"
+    ]
+    rows = [h.row() for h in histories]
+    if rows:
+        session.connection().execute(sa.insert(PetitionHandling), rows)
+    events = _insert(session, PetitionEvent, [e for h in histories for e in h.event_rows()])
+    return {
+        "handling_events": len(events),
+        "resolved": sum(1 for r in rows if r["state"] == "resolved"),
+        "still_open": sum(
+            1 for r in rows if r["state"] not in ("guided", "forwarded", "returned", "filed_away", "resolved")
+        ),
     }
