@@ -31,7 +31,7 @@ from models.form_export import FIRST_HEADER_ROW, TOTAL_LABEL
 from models.form_sql import compute_form
 from models.outbox import relay_once
 from models.report_jobs import JobSettings, run
-from models.report_requests import MAX_ATTEMPTS, ReportRequest, report_dir, sweep_expired
+from models.report_requests import MAX_ATTEMPTS, ReportRequest, claim, report_dir, sweep_expired
 from models.submissions import OutboxEntry
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -391,3 +391,25 @@ def test_unknown_ids_files_and_files_not_yet_made_are_404(client: FlaskClient, w
 
 def _refuse(*_args: Any, **_kwargs: Any) -> None:
     raise ConnectionError("Redis is unreachable (injected)")
+
+
+def test_a_claimed_job_is_not_taken_twice_until_its_lease_runs_out(
+    app: Flask, client: FlaskClient, world: World, sessions: sessionmaker[Session], runtime: Any
+) -> None:
+    rid = uuid.UUID(body(post_request(client, world.tokens["p01-admin"]))["id"])
+    lease = dt.timedelta(minutes=5)
+    now = utcnow()
+    with sessions() as session:
+        first = claim(session, rid, now, lease)
+    with sessions() as session:
+        twin = claim(session, rid, now + dt.timedelta(minutes=1), lease)
+    # The first worker was killed: once its lease has run out, the relay's message takes the job.
+    with sessions() as session:
+        again = claim(session, rid, now + lease + dt.timedelta(seconds=1), lease)
+
+    assert first is not None and first.status == "running"
+    assert twin is None
+    assert again is not None
+    assert (again.status, again.attempts) == ("running", 2)
+    assert run(sessions, runtime.forms, rid, job(app)).value == "duplicate"  # its lease is live
+    assert run(sessions, runtime.forms, uuid.uuid4(), job(app)).value == "missing"
