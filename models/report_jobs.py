@@ -59,7 +59,7 @@ def run(sessions: sessionmaker[Session], forms: FormCatalogue, request_id: uuid.
             return Outcome.FAILED
     try:
         _compute_and_write(sessions, form, row, job.data_dir)
-    except Exception as error:
+    except BaseException as error:  # dramatiq's time limit is a BaseException: release for its retry too
         with sessions() as session:
             release(session, request_id, f"{type(error).__name__}: {error}")
         raise

@@ -17,6 +17,7 @@ import openpyxl
 import pytest
 import redis
 import sqlalchemy as sa
+from dramatiq.middleware.time_limit import TimeLimitExceeded
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import World, auth, queued_messages
@@ -413,3 +414,31 @@ def test_a_claimed_job_is_not_taken_twice_until_its_lease_runs_out(
     assert (again.status, again.attempts) == ("running", 2)
     assert run(sessions, runtime.forms, rid, job(app)).value == "duplicate"  # its lease is live
     assert run(sessions, runtime.forms, uuid.uuid4(), job(app)).value == "missing"
+
+
+def test_a_job_stopped_by_its_time_limit_is_released_for_the_retry(
+    app: Flask,
+    client: FlaskClient,
+    world: World,
+    sessions: sessionmaker[Session],
+    runtime: Any,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    rid = body(post_request(client, world.tokens["p01-admin"]))["id"]
+
+    def too_long(*_args: Any, **_kwargs: Any) -> Any:
+        raise TimeLimitExceeded("time limit exceeded (injected)")
+
+    monkeypatch.setattr(models.report_jobs, "compute_form", too_long)
+    with pytest.raises(TimeLimitExceeded):
+        run(sessions, runtime.forms, uuid.UUID(rid), job(app))
+    released = load(sessions, rid)
+    monkeypatch.undo()
+    retried = run(sessions, runtime.forms, uuid.UUID(rid), job(app))
+
+    assert (released.status, released.lease_until, released.error) == (
+        "queued",
+        None,
+        "TimeLimitExceeded: time limit exceeded (injected)",
+    )
+    assert (retried.value, load(sessions, rid).status, load(sessions, rid).attempts) == ("done", "done", 2)
