@@ -50,7 +50,7 @@ MAX_ATTEMPTS = 3
 PROGRESS_INTERVAL_S = 0.5
 FILE_KINDS = {
     "xlsx": ("report.xlsx", "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"),
-    "csv": ("report.csv", "text/csv; charset=utf-8"),
+    "csv": ("report.csv", "text/csv"),  # Flask adds "; charset=utf-8" to text types
 }
 RESULT_FILE = "result.json"
 
@@ -121,6 +121,7 @@ def resolve(
         raise Invalid.field("unit", f"no unit {unit_code!r}; check the code")
     if not who.covers(unit.path):
         raise Forbidden(f"unit {unit.code} is outside your unit {who.unit_code} and what is below it")
+    form_code = canonical_form_code(forms, form_code)
     if not forms.knows(form_code):
         raise Invalid.field("form", f"unknown form {form_code!r}; known forms: {', '.join(forms.codes)}")
     form = forms.in_effect(form_code, period.ends_on)
@@ -129,6 +130,14 @@ def resolve(
             "form", f"form {form_code} is not in effect for period {period.code} (ends {period.ends_on})"
         )
     return form, period, unit
+
+
+def canonical_form_code(forms: FormCatalogue, raw: str) -> str:
+    """``01/TCD`` as given, or ``01-TCD`` (as the form files are named) read as ``01/TCD``."""
+    if forms.knows(raw):
+        return raw
+    slashed = raw.replace("-", "/")
+    return slashed if forms.knows(slashed) else raw
 
 
 def request_report(

@@ -11,6 +11,7 @@ import time
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import openpyxl
@@ -20,7 +21,19 @@ import sqlalchemy as sa
 from dramatiq.middleware.time_limit import TimeLimitExceeded
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import World, auth, queued_messages
+from helpers import (
+    World,
+    auth,
+    call,
+    dramatiq_workers,
+    free_port,
+    gunicorn,
+    http_up,
+    queued_messages,
+    running,
+    service_env,
+    wait_until,
+)
 from prometheus_client import REGISTRY
 from reports_helpers import app_data_dir, body, drain_reports, post_request, seed_receptions, tcd, worker_settings
 from sqlalchemy.orm import Session, sessionmaker
@@ -442,3 +455,32 @@ def test_a_job_stopped_by_its_time_limit_is_released_for_the_retry(
         "TimeLimitExceeded: time limit exceeded (injected)",
     )
     assert (retried.value, load(sessions, rid).status, load(sessions, rid).attempts) == ("done", "done", 2)
+
+
+def test_gunicorn_and_a_dramatiq_process_serve_a_request_end_to_end(
+    client: FlaskClient, world: World, sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    seed_receptions(client, world)
+    headers = auth(world.tokens["p01-reporter"])
+    port = free_port()
+    env = service_env(tmp_path)  # web and workers share KNTC_DATA_DIR, as compose's volume does
+    with (
+        running(gunicorn(port, 1), env, tmp_path / "gunicorn.log") as web,
+        running(dramatiq_workers(threads=2), env, tmp_path / "workers.log") as workers_process,
+    ):
+        wait_until(lambda: http_up(port), 60, "gunicorn answers", web)
+        status, _, created = call(port, "POST", "/api/v1/report-requests", {"form": "01-TCD", "period": "2026-Q4",
+                                                                           "unit": "P01"}, headers)  # fmt: skip
+        assert (status, created.get("shared")) == (202, False), created
+        path = f"/api/v1/report-requests/{created['id']}"
+        wait_until(lambda: call(port, "GET", path, None, headers)[2]["status"] == "done", 60, "done", workers_process)
+        shown = call(port, "GET", path, None, headers)[2]
+        csv_status, csv_headers, csv_text = call(port, "GET", shown["files"]["csv"], None, headers)
+        xlsx_status, xlsx_headers, _ = call(port, "GET", shown["files"]["xlsx"], None, headers)
+
+    assert shown["result"]["columns"]["1"] == 3
+    assert (csv_status, xlsx_status) == (200, 200)
+    assert csv_headers["Content-Type"] == "text/csv; charset=utf-8"
+    assert xlsx_headers["Content-Type"] == XLSX
+    assert csv_text.splitlines()[-1].startswith(f",{TOTAL_LABEL},3,10,")
+    assert (tmp_path / "data" / "reports" / created["id"] / "report.xlsx").is_file()

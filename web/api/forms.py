@@ -17,7 +17,7 @@ from models.errors import Forbidden, Invalid, NotFound
 from models.form_sql import compute_form
 from models.periods import Period
 from models.reconciliation import reconciliation
-from models.report_requests import plain, resolve
+from models.report_requests import canonical_form_code, plain, resolve
 from models.units import Unit
 from web.auth import login_required, principal, require_covers
 from web.services import db, services
@@ -26,12 +26,7 @@ bp = Blueprint("forms", __name__)
 
 
 def form_code(raw: str) -> str:
-    """``01/TCD`` as given, or ``01-TCD`` read as ``01/TCD`` when only the latter is a form."""
-    forms = services().forms
-    if forms.knows(raw):
-        return raw
-    slashed = raw.replace("-", "/")
-    return slashed if forms.knows(slashed) else raw
+    return canonical_form_code(services().forms, raw)
 
 
 def _required(name: str, example: str) -> str:
