@@ -47,8 +47,8 @@ def report_paths() -> dict[str, Any]:
         "/api/v1/report-requests": {
             "post": _op(
                 "Ask for a form computed from the final records of a unit's subtree over a period (any role "
-                "covering the unit; form as 01/TCD or 01-TCD); 202 at once. An identical request (same form version, period, unit) still "
-                "queued or running is shared: the same id comes back with shared: true",
+                "covering the unit; form as 01/TCD or 01-TCD); 202 at once. An identical request (same form "
+                "version, period, unit) still queued or running is shared: the same id comes back with shared: true",
                 ("202", "{id, status, shared}"),
                 "400 401 403 422",
                 ReportRequestBody,
