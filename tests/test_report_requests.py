@@ -45,7 +45,15 @@ from models.form_export import FIRST_HEADER_ROW, TOTAL_LABEL
 from models.form_sql import compute_form
 from models.outbox import relay_once
 from models.report_jobs import JobSettings, run
-from models.report_requests import MAX_ATTEMPTS, ReportRequest, claim, report_dir, sweep_expired
+from models.report_requests import (
+    MAX_ATTEMPTS,
+    ReportRequest,
+    _insert_unless_active,
+    claim,
+    report_dir,
+    request_report,
+    sweep_expired,
+)
 from models.submissions import OutboxEntry
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -484,3 +492,34 @@ def test_gunicorn_and_a_dramatiq_process_serve_a_request_end_to_end(
     assert xlsx_headers["Content-Type"] == XLSX
     assert csv_text.splitlines()[-1].startswith(f",{TOTAL_LABEL},3,10,")
     assert (tmp_path / "data" / "reports" / created["id"] / "report.xlsx").is_file()
+
+
+def test_the_loser_of_a_race_between_identical_requests_shares_the_winners_row(
+    client: FlaskClient, world: World, sessions: sessionmaker[Session], runtime: Any
+) -> None:
+    from models.auth import principal_for_token
+    from models.periods import Period
+    from models.units import Unit
+
+    with sessions() as session:
+        who = principal_for_token(session, world.tokens["p01-admin"])
+        period = session.scalars(sa.select(Period)).one()
+        unit = session.scalars(sa.select(Unit).where(Unit.code == "P01")).one()
+    assert who is not None
+    form = tcd()
+    winner = sessions()
+    # The winner has inserted but not committed: the loser's insert waits on the unique index.
+    winner_id = uuid.uuid4()
+    row = {"id": winner_id, "form_code": form.code, "form_version": form.version, "period_id": period.id,
+           "unit_id": unit.id, "requested_by": who.account_id, "status": "queued", "progress": 0.0, "attempts": 0,
+           "created_at": utcnow()}  # fmt: skip
+    assert _insert_unless_active(winner, row)
+    with ThreadPoolExecutor(max_workers=1) as pool, sessions() as loser:
+        pending = pool.submit(request_report, loser, who, form, period, unit, dt.timedelta(seconds=60))
+        time.sleep(0.3)
+        assert not pending.done()
+        winner.commit()
+        winner.close()
+        shared = pending.result(timeout=10)
+
+    assert (shared.new, shared.request.id) == (False, winner_id)
