@@ -47,7 +47,7 @@ ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 DB = "kntc_bench_reports"
 URL = f"postgresql+psycopg://postgres@127.0.0.1:5432/{DB}"
 RAW_URL = f"postgresql://postgres@127.0.0.1:5432/{DB}"
-GENERATOR = "bench/reports_data.py v2"
+GENERATOR = "bench/reports_data.py v3"
 TARGETS_MS = {"national": 1000.0, "province": 100.0}
 PERIODS = (
     Period(code="2026-11", starts_on=dt.date(2026, 10, 15), ends_on=LAST_DAY),

@@ -42,7 +42,7 @@ HANDLING_COLUMNS = (
     "money_returned_organisations", "land_returned_organisations", "money_returned_individuals",
     "land_returned_individuals", "organisations_restored", "individuals_restored", "sanctions_persons",
     "sanctions_officials", "referred_cases", "referred_persons", "referred_officials", "court_judgment",
-    "created_at", "updated_at",
+    "created_at", "updated_at", "handled_as", "handled_on", "urged_on", "reply_received_on",
 )  # fmt: skip
 ZERO = Decimal(0)
 
@@ -204,8 +204,21 @@ class History:
             "decision_number": self.resolution.get("decision_number"),
             "decision_date": self.resolution.get("decision_date"), "resolved_on": self.resolution.get("resolved_on"),
             **figures, "court_judgment": self.resolution.get("court_judgment", False),
-            "created_at": at(last), "updated_at": at(last),
+            "created_at": at(last), "updated_at": at(last), **self._facts(),
         }  # fmt: skip
+
+    def _facts(self) -> dict[str, Any]:
+        """The history's facts the handling row copies (models.workflow._note_facts)."""
+        timeline = self.timeline()
+        handled = next(((to, day) for _, _, to, day, _ in timeline if to not in ("received", "classified")), None)
+        urged = [day for action, *_, day, _ in timeline if action == "urge"]
+        replies = [day for action, *_, day, _ in timeline if action == "reply_received"]
+        return {
+            "handled_as": handled[0] if handled else None,
+            "handled_on": handled[1] if handled else None,
+            "urged_on": urged[0] if urged else None,
+            "reply_received_on": replies[0] if replies else None,
+        }
 
     def timeline(self) -> list[tuple[str, str | None, str, dt.date, str | None]]:
         """(action, from_state, to_state, effective_on, reason) in the order of their days.

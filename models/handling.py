@@ -89,6 +89,14 @@ class PetitionHandling(Base):
     referred_officials: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
     # The matter ended by a court judgment (2a column 30).
     court_judgment: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Write-once copies of facts of the history, so the forms need not scan every
+    # petition's events: the first event leaving received/classified (its target state and
+    # day), the first urging letter and the first reply to a forwarded petition. Set by
+    # models.workflow.act with the event; equal to what petition_events say, by construction.
+    handled_as: Mapped[str | None] = mapped_column(sa.String(20))
+    handled_on: Mapped[dt.date | None]
+    urged_on: Mapped[dt.date | None]
+    reply_received_on: Mapped[dt.date | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

@@ -72,6 +72,8 @@ class State(StrEnum):
 
 FINAL_STATES = frozenset({State.GUIDED, State.FORWARDED, State.RETURNED, State.FILED_AWAY, State.RESOLVED})
 OPEN_STATES = frozenset(State) - FINAL_STATES
+# A petition leaves these when its handling is decided (guided, forwarded, ..., accepted).
+HANDLING_STAGE = frozenset({State.RECEIVED, State.CLASSIFIED})
 STAFF = frozenset({Role.ADMIN, Role.LEADER, Role.OFFICER})
 HEADS = frozenset({Role.ADMIN, Role.LEADER})
 # The resolution of a complaint or denunciation is a decision or conclusion signed by the
@@ -308,11 +310,22 @@ def act(session: Session, who: Principal, petition: Petition, command: Command) 
     data = _apply(session, who, petition, handling, transition, command, on)
     target = transition.target or current
     _record(session, who, petition, handling, command, current, target, on, data)
+    _note_facts(handling, command.action, target, on)
     handling.state = target.value
     handling.last_activity_at = utcnow()
     handling.stuck_since = None
     session.flush()
     return handling
+
+
+def _note_facts(handling: PetitionHandling, action: str, target: State, on: dt.date) -> None:
+    """Copy the history's write-once facts on the row (the first of each, as the events say)."""
+    if handling.handled_on is None and target not in HANDLING_STAGE:
+        handling.handled_as, handling.handled_on = target.value, on
+    if action == "urge" and handling.urged_on is None:
+        handling.urged_on = on
+    if action == "reply_received" and handling.reply_received_on is None:
+        handling.reply_received_on = on
 
 
 def _effective_on(session: Session, handling: PetitionHandling, on: dt.date | None) -> dt.date:
@@ -720,9 +733,6 @@ def history(session: Session, petition_id: int) -> list[tuple[PetitionEvent, str
         .order_by(PetitionEvent.id)
     )
     return [(event, username) for event, username in session.execute(stmt)]
-
-
-HANDLING_STAGE = frozenset({State.RECEIVED, State.CLASSIFIED})
 
 
 def handling_record(session: Session, petition_id: int) -> dict[str, Any]:

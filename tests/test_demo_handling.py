@@ -19,6 +19,7 @@ from models.workflow import (
     SECOND_OUTCOMES,
     TRANSITIONS,
     State,
+    handling_record,
 )
 
 NOW = dt.date(2026, 11, 27)
@@ -98,6 +99,14 @@ def test_the_demo_stores_each_final_petition_with_its_history(sessions: sessionm
             ).all()
         )
         events = session.scalar(sa.select(sa.func.count()).select_from(PetitionEvent))
+        for row in session.scalars(sa.select(PetitionHandling)):
+            facts = handling_record(session, row.petition_id)  # as the API reads the events
+            handled_on = dt.date.fromisoformat(facts["handled_on"]) if facts["handled_on"] else None
+            assert (row.handled_as, row.handled_on) == (facts["handled_as"], handled_on)
+            urged = [row.urged_on.isoformat()] if row.urged_on else []
+            assert urged == facts["urged_on"][:1]
+            replied = row.reply_received_on.isoformat() if row.reply_received_on else None
+            assert replied == facts["reply_received_on"]
     assert handled == finals and finals
     assert last == states  # the row is where its events lead
     assert events == counts["handling_events"] >= 2 * len(finals)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import unicodedata
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -405,6 +407,9 @@ def test_a_forwarded_petition_is_urged_and_its_reply_recorded_without_leaving_fo
         ("urge", "forwarded", "forwarded", urged_on),
         ("reply_received", "forwarded", "forwarded", replied_on),
     ]
+    row = handling(sessions, pid)  # the row's copy of the history's facts
+    facts = (row.handled_as, row.handled_on, row.urged_on, row.reply_received_on)
+    assert facts == ("forwarded", forwarded_on, urged_on, replied_on)
     # Dated before the reply: refused, nothing written.
     status, problem = act(client, staff, "x1-officer", pid, "urge", on=urged_on.isoformat())
     assert status == 422 and problem["errors"][0]["field"] == "on"
@@ -442,6 +447,8 @@ def test_an_open_petition_is_urged_only_once_past_its_deadline(
         None,
     )
     assert events_of(sessions, pid)[-1] == ("urge", "received", "received", today())
+    row = handling(sessions, pid)
+    assert (row.urged_on, row.handled_as, row.handled_on) == (today(), None, None)
     # A guided petition left the unit for good: nothing to urge.
     guided = make_petition(sessions)
     set_handling(sessions, guided, state="guided", due_on=today() - dt.timedelta(days=1))
@@ -591,3 +598,41 @@ def test_the_database_refuses_figures_the_forms_could_not_add_up(
     pid = make_petition(sessions)
     with pytest.raises(sa.exc.IntegrityError, match="ck_petition_handling"):
         set_handling(sessions, pid, **values)
+
+
+def test_the_migration_fills_the_history_facts_of_rows_handled_before_it(
+    client: FlaskClient, staff: World, sessions: sessionmaker[Session]
+) -> None:
+    path = Path(__file__).resolve().parents[1] / "migrations" / "versions" / "0005_forms_engine.py"
+    spec = importlib.util.spec_from_file_location("migration_0005", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    forwarded, accepted, waiting = (make_petition(sessions) for _ in range(3))
+    for pid in (forwarded, accepted):
+        act(client, staff, "x1-officer", pid, "classify")
+    act(client, staff, "x1-officer", forwarded, "forward")
+    act(client, staff, "x1-officer", forwarded, "urge")
+    act(client, staff, "x1-officer", forwarded, "urge")
+    act(client, staff, "x1-officer", forwarded, "reply_received")
+    act(client, staff, "x1-leader", accepted, "accept")
+    facts = (
+        PetitionHandling.handled_as,
+        PetitionHandling.handled_on,
+        PetitionHandling.urged_on,
+        PetitionHandling.reply_received_on,
+    )
+    query = sa.select(PetitionHandling.petition_id, *facts).order_by(PetitionHandling.petition_id)
+    with sessions() as session:
+        recorded = session.execute(query).all()
+        session.execute(sa.update(PetitionHandling).values(dict.fromkeys(f.key for f in facts)))
+        for statement in migration.BACKFILL:
+            session.execute(sa.text(statement))
+        assert session.execute(query).all() == recorded
+        session.commit()
+    assert [tuple(r)[1:] for r in recorded] == [
+        ("forwarded", today(), today(), today()),
+        ("accepted", today(), None, None),
+        (None, None, None, None),
+    ]
+    assert recorded[2][0] == waiting

@@ -5,7 +5,8 @@ Revises: 0004
 
 ``people_restored`` becomes ``individuals_restored`` (the forms' vocabulary). The new
 head-counts default to 0 and ``court_judgment`` to false, so rows resolved before this
-revision read as "none recorded".
+revision read as "none recorded". ``handled_as``/``handled_on``, ``urged_on`` and
+``reply_received_on`` copy facts of ``petition_events`` (filled here from the events).
 """
 
 from collections.abc import Sequence
@@ -32,9 +33,35 @@ CHECKS = {
 }
 
 
+# The history's facts copied on the handling row (see models/handling.py), for rows
+# handled before this revision.
+BACKFILL = (
+    """UPDATE petition_handling h SET handled_as = e.to_state, handled_on = e.effective_on
+         FROM (SELECT DISTINCT ON (petition_id) petition_id, to_state, effective_on FROM petition_events
+                WHERE to_state NOT IN ('received', 'classified') ORDER BY petition_id, effective_on, id) e
+        WHERE e.petition_id = h.petition_id""",
+    """UPDATE petition_handling h SET urged_on = e.day
+         FROM (SELECT petition_id, min(effective_on) AS day FROM petition_events
+                WHERE action = 'urge' GROUP BY petition_id) e
+        WHERE e.petition_id = h.petition_id""",
+    """UPDATE petition_handling h SET reply_received_on = e.day
+         FROM (SELECT petition_id, min(effective_on) AS day FROM petition_events
+                WHERE action = 'reply_received' GROUP BY petition_id) e
+        WHERE e.petition_id = h.petition_id""",
+)
+FACTS = (
+    ("handled_as", sa.String(length=20)),
+    ("handled_on", sa.Date()),
+    ("urged_on", sa.Date()),
+    ("reply_received_on", sa.Date()),
+)
+
+
 def upgrade() -> None:
     with op.batch_alter_table(TABLE, schema=None) as batch_op:
         batch_op.alter_column("people_restored", new_column_name="individuals_restored")
+        for name, type_ in FACTS:
+            batch_op.add_column(sa.Column(name, type_, nullable=True))
         for name in COUNTS:
             batch_op.add_column(sa.Column(name, sa.Integer(), server_default=sa.text("0"), nullable=False))
         batch_op.add_column(sa.Column("court_judgment", sa.Boolean(), server_default=sa.false(), nullable=False))
@@ -42,6 +69,9 @@ def upgrade() -> None:
         batch_op.create_check_constraint(batch_op.f("ck_petition_handling_outcome"), OUTCOMES)
         for name, condition in CHECKS.items():
             batch_op.create_check_constraint(batch_op.f(f"ck_petition_handling_{name}"), condition)
+    if op.get_bind().dialect.name == "postgresql":
+        for statement in BACKFILL:
+            op.execute(statement)
 
 
 def downgrade() -> None:
@@ -51,6 +81,8 @@ def downgrade() -> None:
         batch_op.drop_constraint(batch_op.f("ck_petition_handling_outcome"), type_="check")
         batch_op.create_check_constraint(batch_op.f("ck_petition_handling_outcome"), OLD_OUTCOMES)
         batch_op.drop_column("court_judgment")
+        for name, _ in reversed(FACTS):
+            batch_op.drop_column(name)
         for name in reversed(COUNTS):
             batch_op.drop_column(name)
         batch_op.alter_column("individuals_restored", new_column_name="people_restored")
