@@ -6,6 +6,7 @@ from models.audit import AuditEvent
 from models.base import Base
 from models.catalogue import CatalogueVersionRow
 from models.deadlines import DeadlineRuleRow
+from models.form_query_indexes import INDEXES as FORM_QUERY_INDEXES  # noqa: F401  (migration 0006)
 from models.handling import PetitionEvent, PetitionHandling
 from models.periods import LockException, Period, PeriodDue
 from models.records import Case, Petition, Reception, ReceptionSession
