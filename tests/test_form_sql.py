@@ -174,3 +174,38 @@ def test_amounts_are_decimals_and_json_keeps_them_exact(db: Session) -> None:
         "12.35",
         1,
     )
+
+
+def test_rows_follow_the_tree_as_it_stood_during_the_period(db: Session) -> None:
+    """Rows: children open during the period; a closed one still holding counted records; the root's own."""
+    s = tree(db)
+    s.unit("P04", "VN", opened=D(2025, 1, 1))  # created after the period: no row
+    s.unit("P05", "VN", opened=D(2024, 12, 14))  # opened on the window's last day: a row
+    s.unit("X3", "P03", closed=D(2024, 1, 1))
+    # P03 was abolished before the period, but a petition of its commune was still pending.
+    s.petition("X3", D(2023, 11, 1))
+    s.reception("VN", D(2024, 10, 1))  # the root receives citizens itself
+    db.commit()
+    result = compute_form(db, form("01/XLD", "TT01-2024"), QUARTER, s.units["VN"])
+    # The root's own reception is not on this form: no row of its own here.
+    assert [c.unit for c in result.children] == ["P01", "P02", "P03", "P05"]
+    rows = by_unit(result)
+    assert figures(rows["P03"], 1, 2, 5) == [1, 1, 1]
+    assert figures(result.columns, 1, 2, 5) == [1, 1, 1]
+    tcd = compute_form(db, form("01/TCD", "TT02-2021"), QUARTER, s.units["VN"])
+    assert [c.unit for c in tcd.children] == ["VN", "P01", "P02", "P05"]
+    assert by_unit(tcd)["VN"]["4"] == 1 and tcd.columns["4"] == 1
+
+
+def test_the_total_row_is_the_sum_of_the_rows_and_cases_count_per_unit(db: Session, reception_world: Store) -> None:
+    """Case A was received by X1 and X2: one case for each, two for P01, as their reports add up."""
+    province = compute_form(db, form("01/TCD", "TT02-2021"), QUARTER, reception_world.units["P01"])
+    commune = compute_form(db, form("01/TCD", "TT02-2021"), QUARTER, reception_world.units["X1"])
+    # A commune has no children: its own records are its one row.
+    assert [c.unit for c in commune.children] == ["X1"] and commune.children[0].columns == commune.columns
+    assert commune.columns["6"] == 1
+    assert province.columns["6"] == 2
+    for result in (province, commune):
+        for key, value in result.columns.items():
+            if not isinstance(value, str):
+                assert value == sum(c.columns[key] for c in result.children), key
