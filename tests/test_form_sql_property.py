@@ -99,10 +99,12 @@ def _history(draw: st.DrawFn, day: dt.date, content: str) -> tuple[list[tuple[dt
 
 @st.composite
 def record_sets(draw: st.DrawFn) -> list[Drawn]:
-    cases = draw(st.integers(1, 3))
+    cases = draw(st.integers(1, 2))
     records: list[Drawn] = []
     for _ in range(draw(st.integers(0, 20))):
-        source = draw(st.sampled_from(["receptions", "receptions", "reception_sessions", "petitions", "petitions"]))
+        source = draw(
+            st.sampled_from(["receptions", "receptions", "reception_sessions", "petitions", "petitions", "petitions"])
+        )
         unit = draw(st.sampled_from(HOLDERS))
         day = draw(st.sampled_from(DAYS))
         status = draw(st.sampled_from(["final", "final", "final", "draft"]))
