@@ -173,11 +173,15 @@ class History:
         money = Decimal(rng.randint(1, 50_000)) / 10 if found and rng.random() < 0.3 else ZERO
         land = Decimal(rng.randint(10, 5_000)) if found and rng.random() < 0.2 else ZERO
         persons = rng.randint(1, 5) if found and rng.random() < 0.15 else 0
-        referred = rng.randint(1, 3) if found and self.content_type == "denunciation" and rng.random() < 0.1 else 0
+        # Referrals to the investigators follow denunciations mostly, a complaint now and then.
+        referral_share = 0.1 if self.content_type == "denunciation" else 0.03
+        referred = rng.randint(1, 3) if found and rng.random() < referral_share else 0
+        to_organisations = found and rng.random() < 0.1
         return {
             "outcome": outcome, "decision_number": f"{rng.randint(1, 999)}/QĐ-UBND", "decision_date": day,
             "resolved_on": day, "money_recovered_state": money, "land_recovered_state": land,
-            "money_returned_organisations": ZERO, "land_returned_organisations": ZERO,
+            "money_returned_organisations": money / 4 if to_organisations else ZERO,
+            "land_returned_organisations": land / 4 if to_organisations else ZERO,
             "money_returned_individuals": money / 2, "land_returned_individuals": land / 2,
             "organisations_restored": 1 if found and rng.random() < 0.05 else 0,
             "individuals_restored": rng.randint(1, 4) if found and rng.random() < 0.4 else 0,

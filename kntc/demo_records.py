@@ -146,8 +146,10 @@ def _plan_reception(
     case_ix = plan.case(unit.id)
     if rng.random() < 0.25:  # a repeat case: its first petition came in the previous window
         plan.repeat_cases += 1
-        first = _petition(rng, unit, person, earlier.day(rng), case_ix, (content_type, code, summary), "post")
-        plan.petitions.append({**first, "status": "final", "eligible": True, "within_competence": True})
+        # Some came twice before (resolved once, then again): "resolved several times".
+        for _ in range(2 if rng.random() < 0.3 else 1):
+            first = _petition(rng, unit, person, earlier.day(rng), case_ix, (content_type, code, summary), "post")
+            plan.petitions.append({**first, "status": "final", "eligible": True, "within_competence": True})
     people = rng.randint(5, 30) if crowd else rng.randint(1, 3)
     plan.receptions.append({
         "unit_id": unit.id, "received_on": day, "kind": kind, "people": people,
