@@ -111,7 +111,9 @@ def test_01_tcd_every_column_by_hand(db: Session, reception_world: Store) -> Non
 
 
 def test_01_tcd_for_a_province_rows_its_communes(db: Session, reception_world: Store) -> None:
-    result = compute_form(db, form("01/TCD", "TT02-2021"), QUARTER, reception_world.units["P01"])
+    steps: list[float] = []
+    result = compute_form(db, form("01/TCD", "TT02-2021"), QUARTER, reception_world.units["P01"], progress=steps.append)
+    assert steps == [0.5, 1.0]  # two queries: receptions, then sessions
     rows = by_unit(result)
     assert list(rows) == ["X1", "X2"]
     assert figures(rows["X1"], 4, 5, 6, 7, 13, 22) == [3, 9, 1, 1, 1, 1]
