@@ -298,32 +298,47 @@ def _measure_sql(spec: Count, selected: str, name: str, table: Table, binds: Bin
 def _assemble(
     table: Table, used: list[str], scopes: dict[tuple[str, str | None], str], inner: list[str], outer: list[str]
 ) -> str:
+    """Two steps: ``sel`` picks the records some column's scope selects (cheap facts only, and
+    MATERIALIZED so the filter runs first), ``b`` adds the filters' attributes to those rows
+    only (a case's history costs a lookup per row: never for the records no scope selects).
+    """
     a = table.alias
-    columns = [f"{table.attributes[attr]} AS a_{attr}" for attr in used]
-    columns += [f"{scope_sql(table.name, scope, stage)} AS {name}" for (scope, stage), name in scopes.items()]
-    joins = ["JOIN m ON m.unit_id = " + f"{a}.unit_id"]
+    scope_exprs = {name: scope_sql(table.name, scope, stage) for (scope, stage), name in scopes.items()}
+    picked = [f"{expr} AS {name}" for name, expr in scope_exprs.items()]
+    facts = ""
     if table.name == "petitions":
-        joins += ["LEFT JOIN petition_handling h ON h.petition_id = p.id", _EVENTS]
+        facts = _EVENTS
+        picked += [f"ev.{fact}" for fact in ("handled_on", "accepted_on", "resolved_on", "urged", "replied")]
+    columns = [f"ev.{name}" for name in scope_exprs] + [f"{table.attributes[attr]} AS a_{attr}" for attr in used]
+    joins = [f"JOIN {table.name} {a} ON {a}.id = ev.id"]
+    if table.name == "petitions":
+        joins.append("LEFT JOIN petition_handling h ON h.petition_id = p.id")
     joins += [table.joins[attr] for attr in used if attr in table.joins]
-    # Only records that some column's scope can select: petitions received by the end
-    # (any stage), receptions and sessions of the window.
+    # Petitions received by the end may be in some stage's scope; receptions and sessions
+    # only in the window.
     window = f"{table.day} <= :end" if table.name == "petitions" else f"{table.day} BETWEEN :start AND :end"
     case = table.case or "NULL::bigint"
-    any_scope = " OR ".join(f"b.{name}" for name in scopes.values())
-    newline = "\n"
+    any_scope = " OR ".join(f"({expr})" for expr in scope_exprs.values())
+    lf = "\n"
     # Identifiers and SQL fragments of this module only; every value is a bound parameter.
     return f"""WITH m AS (
     SELECT id AS unit_id, split_part(substr(path, :root_length + 1), '/', 1) AS child
     FROM units WHERE left(path, :root_length) = :root_path),
-b AS (
+sel AS MATERIALIZED (
     SELECT {a}.id, {a}.unit_id, m.child, {case} AS case_id, {table.day} AS rec_day,
-           {("," + newline + "           ").join(columns)}
+           {", ".join(picked)}
     FROM {table.name} {a}
-    {(newline + "    ").join(joins)}
-    WHERE {a}.status = 'final' AND {window}),
+    JOIN m ON m.unit_id = {a}.unit_id
+    {facts}
+    WHERE {a}.status = 'final' AND {window} AND ({any_scope})),
+b AS (
+    SELECT ev.id, ev.unit_id, ev.child, ev.case_id, ev.rec_day,
+           {("," + lf + "           ").join(columns)}
+    FROM sel ev
+    {(lf + "    ").join(joins)}),
 k AS (
     SELECT b.child, {", ".join(inner)}
-    FROM b WHERE {any_scope}
+    FROM b
     GROUP BY b.child, b.unit_id, coalesce(b.case_id, -b.id))
 SELECT k.child, {", ".join(outer)}
 FROM k GROUP BY k.child"""  # noqa: S608
