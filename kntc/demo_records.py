@@ -4,7 +4,10 @@ A few of each per commune, in the current data window: Vietnamese petitioners, c
 groups, head and delegated sessions (some where nobody came), petitions received at
 reception, cases that are repeat (their first record in the previous window), some
 petitions sent twice by the same person (left for an officer to mark as duplicates),
-and a few drafts. Inserted in bulk, a few statements per table, so the demo stays quick.
+and a few drafts. Every final petition has its handling history up to the window's end
+(``kntc.demo_handling``: classified, guided, forwarded, accepted, resolved with an
+outcome and its figures, urged, answered ...), so every form of the national tree has
+figures. Inserted in bulk, a few statements per table, so the demo stays quick.
 """
 
 from __future__ import annotations
@@ -17,7 +20,9 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from kntc.demo_handling import History
 from models.catalogue import effective_on
+from models.handling import PetitionEvent, PetitionHandling
 from models.records import Case, Petition, Reception, ReceptionSession
 from models.text import fold
 from models.units import Unit
@@ -141,8 +146,10 @@ def _plan_reception(
     case_ix = plan.case(unit.id)
     if rng.random() < 0.25:  # a repeat case: its first petition came in the previous window
         plan.repeat_cases += 1
-        first = _petition(rng, unit, person, earlier.day(rng), case_ix, (content_type, code, summary), "post")
-        plan.petitions.append({**first, "status": "final", "eligible": True, "within_competence": True})
+        # Some came twice before (resolved once, then again): "resolved several times".
+        for _ in range(2 if rng.random() < 0.3 else 1):
+            first = _petition(rng, unit, person, earlier.day(rng), case_ix, (content_type, code, summary), "post")
+            plan.petitions.append({**first, "status": "final", "eligible": True, "within_competence": True})
     people = rng.randint(5, 30) if crowd else rng.randint(1, 3)
     plan.receptions.append({
         "unit_id": unit.id, "received_on": day, "kind": kind, "people": people,
@@ -235,10 +242,10 @@ def seed_records(session: Session, window: Window, limit_units: int | None = Non
     earlier = Window(window.starts - dt.timedelta(days=91), window.starts - dt.timedelta(days=1))
     for unit in communes:
         plan_commune(plan, rng, unit, window, earlier)
-    return _store(session, plan, len(communes))
+    return _store(session, plan, len(communes), window.ends)
 
 
-def _store(session: Session, plan: Plan, communes: int) -> dict[str, int]:
+def _store(session: Session, plan: Plan, communes: int, now: dt.date) -> dict[str, int]:
     versions: dict[dt.date, str] = {}
 
     def classified(row: dict[str, Any]) -> dict[str, Any]:
@@ -258,7 +265,8 @@ def _store(session: Session, plan: Plan, communes: int) -> dict[str, int]:
     petitions = _resolve(
         plan.petitions, {"case_ix": ("case_id", case_ids), "reception_ix": ("reception_id", reception_ids)}
     )
-    _insert(session, Petition, [classified(p) for p in petitions])
+    petition_ids = _insert(session, Petition, [classified(p) for p in petitions])
+    handled = _store_handling(session, petitions, petition_ids, now)
     return {
         "communes": communes,
         "receptions": len(plan.receptions),
@@ -268,4 +276,26 @@ def _store(session: Session, plan: Plan, communes: int) -> dict[str, int]:
         "cases": len(plan.cases),
         "repeat_cases": plan.repeat_cases,
         "drafts": sum(1 for r in (*plan.receptions, *plan.petitions) if r["status"] == "draft"),
+        **handled,
+    }
+
+
+def _store_handling(session: Session, petitions: list[dict[str, Any]], ids: list[int], now: dt.date) -> dict[str, int]:
+    """Each final petition's handling row and events, played up to ``now``."""
+    rng = random.Random(SEED + 1)
+    histories = [
+        History(rng, pid, p["received_on"], p["content_type"], p["eligible"], p["within_competence"], now)
+        for p, pid in zip(petitions, ids, strict=True)
+        if p["status"] == "final"
+    ]
+    rows = [h.row() for h in histories]
+    if rows:
+        session.connection().execute(sa.insert(PetitionHandling), rows)
+    events = _insert(session, PetitionEvent, [e for h in histories for e in h.event_rows()])
+    return {
+        "handling_events": len(events),
+        "resolved": sum(1 for r in rows if r["state"] == "resolved"),
+        "still_open": sum(
+            1 for r in rows if r["state"] not in ("guided", "forwarded", "returned", "filed_away", "resolved")
+        ),
     }

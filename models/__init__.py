@@ -6,9 +6,11 @@ from models.audit import AuditEvent
 from models.base import Base
 from models.catalogue import CatalogueVersionRow
 from models.deadlines import DeadlineRuleRow
+from models.form_query_indexes import INDEXES as FORM_QUERY_INDEXES  # noqa: F401  (migration 0006)
 from models.handling import PetitionEvent, PetitionHandling
 from models.periods import LockException, Period, PeriodDue
 from models.records import Case, Petition, Reception, ReceptionSession
+from models.report_requests import ReportRequest
 from models.submissions import IdempotencyRecord, OutboxEntry, Submission
 from models.units import Unit
 
@@ -33,6 +35,7 @@ __all__ = [
     "PetitionHandling",
     "Reception",
     "ReceptionSession",
+    "ReportRequest",
     "Submission",
     "Unit",
 ]

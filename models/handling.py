@@ -24,7 +24,23 @@ class PetitionHandling(Base):
     __table_args__ = (
         sa.CheckConstraint("extensions >= 0", name="extensions_not_negative"),
         sa.CheckConstraint("resolution_round IN (1, 2)", name="resolution_round"),
-        sa.CheckConstraint("outcome IS NULL OR outcome IN ('right', 'wrong', 'partly_right')", name="outcome"),
+        sa.CheckConstraint(
+            "outcome IS NULL OR outcome IN "
+            "('right', 'wrong', 'partly_right', 'upheld', 'amended', 'withdrawn', 'suspended')",
+            name="outcome",
+        ),
+        # A second resolution upholds or amends the first (Luật Khiếu nại 2011 art. 40).
+        sa.CheckConstraint(
+            "outcome NOT IN ('upheld', 'amended') OR resolution_round = 2", name="second_resolution_outcome"
+        ),
+        # The forms print officials as "of which" the persons (01/KQGQ 15-16, 17-19).
+        sa.CheckConstraint("sanctions_officials <= sanctions_persons", name="sanctioned_officials_among_persons"),
+        sa.CheckConstraint("referred_officials <= referred_persons", name="referred_officials_among_persons"),
+        sa.CheckConstraint(
+            "sanctions_persons >= 0 AND sanctions_officials >= 0 AND referred_cases >= 0 "
+            "AND referred_persons >= 0 AND referred_officials >= 0",
+            name="resolution_counts_not_negative",
+        ),
         # The gauges count flagged rows at every scrape, and the job clears flags: both read
         # only the few flagged rows of millions.
         sa.Index(
@@ -64,7 +80,23 @@ class PetitionHandling(Base):
     money_returned_individuals: Mapped[Decimal] = mapped_column(Amount, default=Decimal(0))
     land_returned_individuals: Mapped[Decimal] = mapped_column(Amount, default=Decimal(0))
     organisations_restored: Mapped[int] = mapped_column(default=0)
-    people_restored: Mapped[int] = mapped_column(default=0)
+    individuals_restored: Mapped[int] = mapped_column(default=0)
+    # Administrative sanctions proposed, and matters referred to the investigating bodies.
+    sanctions_persons: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
+    sanctions_officials: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
+    referred_cases: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
+    referred_persons: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
+    referred_officials: Mapped[int] = mapped_column(default=0, server_default=sa.text("0"))
+    # The matter ended by a court judgment (2a column 30).
+    court_judgment: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
+    # Write-once copies of facts of the history, so the forms need not scan every
+    # petition's events: the first event leaving received/classified (its target state and
+    # day), the first urging letter and the first reply to a forwarded petition. Set by
+    # models.workflow.act with the event; equal to what petition_events say, by construction.
+    handled_as: Mapped[str | None] = mapped_column(sa.String(20))
+    handled_on: Mapped[dt.date | None]
+    urged_on: Mapped[dt.date | None]
+    reply_received_on: Mapped[dt.date | None]
     created_at: Mapped[created_at]
     updated_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
 

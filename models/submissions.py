@@ -48,6 +48,9 @@ class Submission(Base):
     received_at: Mapped[dt.datetime]
     processed_at: Mapped[dt.datetime | None]
     receipt: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    # Figure columns that differ from what the unit's own records give, recorded when the
+    # submission is accepted (models/reconciliation.py); NULL: not compared.
+    differences: Mapped[list[dict[str, Any]] | None] = mapped_column(JSONType)
 
 
 class IdempotencyRecord(Base):

@@ -5,6 +5,17 @@
                                   ^                   |  (leader sends back)
                                   +-------------------+
     under_resolution -> resolved  (only where the law asks for no review by the head)
+    accepted ... awaiting_review -> resolved  (close: withdrawn or suspended, no finding)
+
+Some actions record an event and leave the state as it is: ``extend`` (a new deadline),
+``urge`` (an urging letter, for a forwarded petition or an overdue one) and
+``reply_received`` (the competent body answered a forwarded petition). A final state
+still allows those, so a forwarded petition is urged and answered after it left the unit.
+
+The statistical forms read the handling from ``petition_events``, never from today's
+state: the handling outcome (guided, forwarded, returned ...) is ``to_state`` of the first
+event that leaves ``received``/``classified`` (``handled``), the resolution is the event
+into ``resolved``; ``urge`` and ``reply_received`` events keep ``from_state = to_state``.
 
 ``TRANSITIONS`` is the whole machine; ``act`` applies one action, writes the event and
 the audit row, and moves the deadline. ``start`` gives a new petition its first state.
@@ -61,6 +72,8 @@ class State(StrEnum):
 
 FINAL_STATES = frozenset({State.GUIDED, State.FORWARDED, State.RETURNED, State.FILED_AWAY, State.RESOLVED})
 OPEN_STATES = frozenset(State) - FINAL_STATES
+# A petition leaves these when its handling is decided (guided, forwarded, ..., accepted).
+HANDLING_STAGE = frozenset({State.RECEIVED, State.CLASSIFIED})
 STAFF = frozenset({Role.ADMIN, Role.LEADER, Role.OFFICER})
 HEADS = frozenset({Role.ADMIN, Role.LEADER})
 # The resolution of a complaint or denunciation is a decision or conclusion signed by the
@@ -102,10 +115,44 @@ TRANSITIONS: dict[str, Transition] = {
         _t("send_back", {State.AWAITING_REVIEW}, State.UNDER_RESOLUTION, HEADS, reason_required=True),
         _t("resolve", {State.UNDER_RESOLUTION}, State.RESOLVED, STAFF, description="where no review is required"),
         _t("extend", _IN_RESOLUTION, None, HEADS, reason_required=True, description="extend the deadline"),
+        _t(
+            "close",
+            _IN_RESOLUTION,
+            State.RESOLVED,
+            HEADS,
+            reason_required=True,
+            description="end the resolution without a finding: withdrawn, or suspended (đình chỉ)",
+        ),
+        _t(
+            "urge",
+            set(OPEN_STATES) | {State.FORWARDED},
+            None,
+            STAFF,
+            description="an urging letter (đôn đốc): for a forwarded petition, or an overdue one",
+        ),
+        _t(
+            "reply_received",
+            {State.FORWARDED},
+            None,
+            STAFF,
+            description="the competent body answered the forwarded petition",
+        ),
     )
 }
 
-OUTCOMES = ("right", "wrong", "partly_right")
+# The first resolution finds a complaint right, wrong or partly right (a denunciation true,
+# false or partly true); the second resolution of a complaint upholds or amends the first
+# (Luật Khiếu nại 2011 art. 40); withdrawal (art. 10, Luật Tố cáo 2018 art. 33) and
+# suspension (Luật Tố cáo art. 34) end the resolution of a complaint or denunciation
+# without a finding, by the head's decision (the action close).
+FIRST_OUTCOMES = ("right", "wrong", "partly_right")
+SECOND_OUTCOMES = ("upheld", "amended")
+CLOSING_OUTCOMES = ("withdrawn", "suspended")
+OUTCOMES = (*FIRST_OUTCOMES, *SECOND_OUTCOMES, *CLOSING_OUTCOMES)
+# Content whose resolution may be withdrawn or suspended, and whose second resolution
+# upholds or amends the first.
+CLOSABLE_CONTENT = frozenset({"complaint", "denunciation", "mixed"})
+SECOND_ROUND_CONTENT = frozenset({"complaint", "mixed"})
 AMOUNTS = (
     "money_recovered_state",
     "land_recovered_state",
@@ -114,7 +161,19 @@ AMOUNTS = (
     "money_returned_individuals",
     "land_returned_individuals",
 )
-COUNTS = ("organisations_restored", "people_restored")
+COUNTS = (
+    "organisations_restored",
+    "individuals_restored",
+    "sanctions_persons",
+    "sanctions_officials",
+    "referred_cases",
+    "referred_persons",
+    "referred_officials",
+)
+FLAGS = ("court_judgment",)
+# "Of which officials" is a part of the persons it follows (01/KQGQ 15-16, 17-19).
+OF_WHICH = (("sanctions_officials", "sanctions_persons"), ("referred_officials", "referred_persons"))
+OUTCOME_FIELDS = ("outcome", "decision_number", "decision_date", *AMOUNTS, *COUNTS, *FLAGS)
 
 
 @dataclass(frozen=True)
@@ -141,8 +200,21 @@ def allowed_actions(state: str) -> list[str]:
     return [t.action for t in TRANSITIONS.values() if State(state) in t.sources]
 
 
+def actions_for(handling: PetitionHandling, on: dt.date | None = None) -> list[str]:
+    """Actions that may be taken on this petition now: ``urge`` only when it has a reason."""
+    actions = allowed_actions(handling.state)
+    if State(handling.state) != State.FORWARDED and not is_overdue(handling, on or today()):
+        actions = [a for a in actions if a != "urge"]
+    return actions
+
+
 def is_final(state: str) -> bool:
     return State(state) in FINAL_STATES
+
+
+def is_overdue(handling: PetitionHandling, on: dt.date) -> bool:
+    """Past its legal deadline on ``on`` (or flagged so by the overdue job)."""
+    return handling.overdue_since is not None or (handling.due_on is not None and handling.due_on < on)
 
 
 def start(session: Session, petition: Petition, *, who: Principal | int | None = None) -> PetitionHandling:
@@ -238,11 +310,22 @@ def act(session: Session, who: Principal, petition: Petition, command: Command) 
     data = _apply(session, who, petition, handling, transition, command, on)
     target = transition.target or current
     _record(session, who, petition, handling, command, current, target, on, data)
+    _note_facts(handling, command.action, target, on)
     handling.state = target.value
     handling.last_activity_at = utcnow()
     handling.stuck_since = None
     session.flush()
     return handling
+
+
+def _note_facts(handling: PetitionHandling, action: str, target: State, on: dt.date) -> None:
+    """Copy the history's write-once facts on the row (the first of each, as the events say)."""
+    if handling.handled_on is None and target not in HANDLING_STAGE:
+        handling.handled_as, handling.handled_on = target.value, on
+    if action == "urge" and handling.urged_on is None:
+        handling.urged_on = on
+    if action == "reply_received" and handling.reply_received_on is None:
+        handling.reply_received_on = on
 
 
 def _effective_on(session: Session, handling: PetitionHandling, on: dt.date | None) -> dt.date:
@@ -369,15 +452,45 @@ def _submit(
 ) -> dict[str, Any]:
     if petition.content_type not in REVIEWED_CONTENT:
         raise Conflict(f"a {petition.content_type} needs no review by the head; use the action resolve")
-    return _set_outcome(handling, command, required=False)
+    return _set_outcome(petition, handling, command, required=False)
 
 
 def _approve(
     session: Session, who: Principal, petition: Petition, handling: PetitionHandling, command: Command, on: dt.date
 ) -> dict[str, Any]:
-    data = _set_outcome(handling, command, required=True)
+    data = _set_outcome(petition, handling, command, required=True)
     handling.resolved_on = on
     return data
+
+
+def _close_resolution(
+    session: Session, who: Principal, petition: Petition, handling: PetitionHandling, command: Command, on: dt.date
+) -> dict[str, Any]:
+    if petition.content_type not in CLOSABLE_CONTENT:
+        raise Conflict(f"a {petition.content_type} is not withdrawn nor suspended by a decision; resolve it")
+    data = _set_outcome(petition, handling, command, required=True, closing=True)
+    handling.resolved_on = on
+    return data
+
+
+def _urge(
+    session: Session, who: Principal, petition: Petition, handling: PetitionHandling, command: Command, on: dt.date
+) -> dict[str, Any]:
+    if State(handling.state) == State.FORWARDED:
+        return {"urged": "forwarded"}
+    if not is_overdue(handling, on):
+        due = handling.due_on.isoformat() if handling.due_on else "no deadline"
+        raise Conflict(
+            f"petition {petition.id} is not overdue on {on} (due: {due}); "
+            "urge a forwarded petition or one past its deadline"
+        )
+    return {"urged": "overdue", "due_on": _iso(handling.due_on)}
+
+
+def _reply_received(
+    session: Session, who: Principal, petition: Petition, handling: PetitionHandling, command: Command, on: dt.date
+) -> dict[str, Any]:
+    return {"replied_on": on.isoformat()}
 
 
 def _resolve(
@@ -413,19 +526,61 @@ def _extend(
     return data
 
 
-def _set_outcome(handling: PetitionHandling, command: Command, *, required: bool) -> dict[str, Any]:
-    """Copy the resolution's outcome fields; when ``required``, all of them must be known."""
+def _set_outcome(
+    petition: Petition, handling: PetitionHandling, command: Command, *, required: bool, closing: bool = False
+) -> dict[str, Any]:
+    """Copy the resolution's outcome fields; when ``required``, all of them must be known.
+
+    ``closing``: the action close, whose outcome is withdrawn or suspended.
+    """
     given = dict(command.outcome or {})
     if command.resolution_round is not None:
         given["resolution_round"] = command.resolution_round
     for name, value in _validated_outcome(given).items():
         setattr(handling, name, value)
+    _check_fit(petition, handling, closing=closing)
     if required:
         missing = [n for n in ("outcome", "decision_number", "decision_date") if getattr(handling, n) is None]
         if missing:
             errors = [{"field": n, "message": "required to resolve a petition"} for n in missing]
             raise Invalid(f"to resolve, give {', '.join(missing)}", errors)
-    return {k: (v.isoformat() if isinstance(v, dt.date) else str(v)) for k, v in given.items()}
+    return {k: _json_value(v) for k, v in given.items()}
+
+
+def _json_value(value: Any) -> Any:
+    if isinstance(value, dt.date):
+        return value.isoformat()
+    return value if isinstance(value, bool | int | str) else str(value)
+
+
+def _check_fit(petition: Petition, handling: PetitionHandling, *, closing: bool) -> None:
+    """The outcome fits the petition and the action; officials are among the persons."""
+    errors: list[dict[str, str]] = []
+    if handling.outcome is not None:
+        misfit = _outcome_misfit(petition.content_type, handling.resolution_round, handling.outcome, closing=closing)
+        if misfit:
+            errors.append({"field": "outcome", "message": misfit})
+    for part, whole in OF_WHICH:
+        if (getattr(handling, part) or 0) > (getattr(handling, whole) or 0):
+            errors.append(
+                {"field": part, "message": f"of which officials: at most {whole} ({getattr(handling, whole)})"}
+            )
+    if errors:
+        raise Invalid(f"the resolution does not fit: {errors[0]['field']}: {errors[0]['message']}", errors)
+
+
+def _outcome_misfit(content_type: str, resolution_round: int, outcome: str, *, closing: bool) -> str | None:
+    """Why ``outcome`` cannot end this resolution (None: it can)."""
+    if outcome in CLOSING_OUTCOMES:
+        return None if closing else "withdrawn and suspended end a resolution through the action close"
+    if closing:
+        return "the action close records withdrawn or suspended; a finding is approved or resolved"
+    second_round = resolution_round == 2 and content_type in SECOND_ROUND_CONTENT
+    if outcome in SECOND_OUTCOMES and not second_round:
+        return "upheld and amended are outcomes of the second resolution of a complaint (resolution_round 2)"
+    if outcome in FIRST_OUTCOMES and second_round:
+        return "the second resolution of a complaint upholds or amends the first: upheld or amended"
+    return None
 
 
 def _validated_outcome(given: dict[str, Any]) -> dict[str, Any]:
@@ -442,10 +597,9 @@ def _validated_outcome(given: dict[str, Any]) -> dict[str, Any]:
 
 
 def _outcome_value(name: str, value: Any) -> Any:
-    check = _OUTCOME_CHECKS.get(name) or (_amount if name in AMOUNTS else _count if name in COUNTS else None)
+    check = _OUTCOME_CHECKS.get(name) or _TYPE_CHECKS.get(name)
     if check is None:
-        known = ", ".join(("outcome", "decision_number", "decision_date", *AMOUNTS, *COUNTS))
-        raise ValueError(f"unknown field; known: {known}")
+        raise ValueError(f"unknown field; known: {', '.join(OUTCOME_FIELDS)}")
     return check(value)
 
 
@@ -488,8 +642,14 @@ def _amount(value: Any) -> Decimal:
 
 
 def _count(value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0 or value > 2_000_000_000:
         raise ValueError("a whole number >= 0")
+    return value
+
+
+def _flag(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError("true or false")
     return value
 
 
@@ -498,6 +658,11 @@ _OUTCOME_CHECKS = {
     "decision_number": _decision_number,
     "decision_date": _decision_date,
     "resolution_round": _round,
+}
+_TYPE_CHECKS = {
+    **dict.fromkeys(AMOUNTS, _amount),
+    **dict.fromkeys(COUNTS, _count),
+    **dict.fromkeys(FLAGS, _flag),
 }
 
 
@@ -514,6 +679,9 @@ _STEPS = {
     "approve": _approve,
     "resolve": _resolve,
     "extend": _extend,
+    "close": _close_resolution,
+    "urge": _urge,
+    "reply_received": _reply_received,
 }
 
 
@@ -565,3 +733,25 @@ def history(session: Session, petition_id: int) -> list[tuple[PetitionEvent, str
         .order_by(PetitionEvent.id)
     )
     return [(event, username) for event, username in session.execute(stmt)]
+
+
+def handling_record(session: Session, petition_id: int) -> dict[str, Any]:
+    """How the petition was handled, read from its events as the forms read them.
+
+    ``handled_as``/``handled_on``: the first event leaving received/classified (guided,
+    forwarded, returned, filed_away, accepted); ``urged_on``: the days of its urging
+    letters; ``reply_received_on``: the first answer of the body it was forwarded to.
+    """
+    events = session.execute(
+        sa.select(PetitionEvent.action, PetitionEvent.to_state, PetitionEvent.effective_on)
+        .where(PetitionEvent.petition_id == petition_id)
+        .order_by(PetitionEvent.effective_on, PetitionEvent.id)
+    ).all()
+    handled = next(((to, on) for _, to, on in events if State(to) not in HANDLING_STAGE), (None, None))
+    replies = [on for action, _, on in events if action == "reply_received"]
+    return {
+        "handled_as": handled[0],
+        "handled_on": _iso(handled[1]),
+        "urged_on": [on.isoformat() for action, _, on in events if action == "urge"],
+        "reply_received_on": _iso(replies[0]) if replies else None,
+    }

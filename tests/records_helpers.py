@@ -80,6 +80,6 @@ OUTCOME = {
     "money_recovered_state": 150.5,
     "land_recovered_state": 320,
     "money_returned_individuals": 20,
-    "people_restored": 3,
+    "individuals_restored": 3,
     "organisations_restored": 1,
 }

@@ -1,9 +1,8 @@
 """The compute specs make every identity of every shipped form true, on any record set.
 
-The SQL compiler comes later (it needs the records tables); here a small reference
-evaluator reads the same vocabulary, with the semantics models/forms/README.md states,
-over random abstract record sets, and every identity must hold. It is the oracle the
-compiled SQL can be compared with. The same evaluator shows the two crowd readings
+A small reference evaluator (tests/form_reference.py) reads the same vocabulary, with
+the semantics models/forms/README.md states, over random abstract record sets, and every
+identity must hold. It is the oracle the compiled SQL is compared with. The same evaluator shows the two crowd readings
 (2a disjoint, 01/TCD "of which") on hand-made records.
 """
 
@@ -11,124 +10,14 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
+from form_reference import FILES, STAGE_PLACES, Record, compute, measure, random_records
 
-from models.form_compute import (
-    AMOUNT_FIELDS,
-    BOOL,
-    FILTER_KEYS,
-    OPEN_BOOL,
-    SUM_FIELDS,
-    Compute,
-    Count,
-    FilterValue,
-    NotIn,
-    values_of,
-)
-from models.forms import FORMS_DIR, Column, FormVersion, catalogue, load_form
-
-FILES = sorted(FORMS_DIR.glob("*.json"))
-FIELDS = ("land", "housing", "policy", "civil_service", "judicial", "corruption", "party", "other")
-CASE_LEVEL = ("case_new", "case_result")
-# Each petition's place in a stage: (scopes it belongs to).
-STAGE_PLACES = (
-    frozenset(),  # received long ago and already through this stage, or never entered it
-    frozenset({"carried_over", "to_handle", "completed"}),
-    frozenset({"carried_over", "to_handle", "pending_at_end"}),
-    frozenset({"in_period", "to_handle", "completed"}),
-    frozenset({"in_period", "to_handle", "pending_at_end"}),
-)
-
-
-@dataclass
-class Record:
-    source: str
-    id: int
-    case: int | None
-    rank: int  # date order: the case's representative is the lowest (rank, id)
-    scopes: Mapping[str, frozenset[str]]  # "handling" / "resolution" / "in_period" -> scopes
-    attrs: dict[str, Any] = field(default_factory=dict)
-
-
-def _same(a: Any, b: Any) -> bool:
-    return type(a) is type(b) and a == b
-
-
-def matches(value: Any, wanted: FilterValue) -> bool:
-    hit = any(_same(value, v) for v in values_of(wanted))
-    return not hit if isinstance(wanted, NotIn) else hit
-
-
-def selected(records: Iterable[Record], spec: Count) -> list[Record]:
-    stage = spec.stage or "handling" if spec.from_ == "petitions" else "in_period"
-    return [
-        r
-        for r in records
-        if r.source == spec.from_
-        and spec.scope in r.scopes[stage]
-        and all(matches(r.attrs.get(k), v) for k, v in spec.where.items())
-    ]
-
-
-def measure(records: Iterable[Record], spec: Count) -> Decimal:
-    rows = selected(records, spec)
-    if spec.measure == "rows":
-        return Decimal(len(rows))
-    if spec.measure == "sum":
-        return sum((Decimal(r.attrs.get(spec.of or "", 0)) for r in rows), Decimal(0))  # null adds nothing
-    if not spec.case_by:
-        return Decimal(len({r.case for r in rows}))
-    first: dict[int | None, Record] = {}
-    for r in sorted(rows, key=lambda r: (r.rank, r.id)):
-        first.setdefault(r.case, r)
-    return Decimal(sum(all(matches(r.attrs.get(k), v) for k, v in spec.case_by.items()) for r in first.values()))
-
-
-def compute(form: FormVersion, records: list[Record]) -> dict[int, Decimal]:
-    figures: dict[int, Decimal] = {}
-
-    def of(column: Column) -> Decimal:
-        if column.number not in figures:
-            c: Compute = column.compute
-            if c.count:
-                figures[column.number] = measure(records, c.count)
-            else:
-                figures[column.number] = sum((of(form.columns[p - 1]) for p in c.sum_of or ()), Decimal(0))
-        return figures[column.number]
-
-    for column in form.columns:
-        if column.numeric:
-            of(column)
-    return figures
-
-
-def _pick(rng: random.Random, domain: Any) -> Any:
-    return rng.choice(FIELDS) if domain == "code" else rng.choice(domain)
-
-
-def random_records(rng: random.Random, size: int) -> list[Record]:
-    cases = {c: {k: _pick(rng, FILTER_KEYS["receptions"][k]) for k in CASE_LEVEL} for c in range(max(1, size // 3))}
-    records = []
-    for i in range(size):
-        source = rng.choice(("receptions", "receptions", "reception_sessions", "petitions", "petitions", "petitions"))
-        case = rng.choice(list(cases)) if source != "reception_sessions" else None
-        attrs = {k: _pick(rng, d) for k, d in FILTER_KEYS[source].items() if k not in CASE_LEVEL}
-        if case is not None:
-            attrs.update(cases[case])
-        for name in SUM_FIELDS[source]:
-            attrs[name] = rng.randint(0, 40) if name not in AMOUNT_FIELDS else Decimal(rng.randint(0, 9999)) / 10
-        if source == "receptions":
-            attrs["people"] = rng.randint(5, 30) if attrs["crowd_group"] else rng.randint(1, 4)
-        in_period = frozenset({"in_period"}) if rng.random() < 0.8 else frozenset()
-        scopes = {"in_period": in_period, "handling": rng.choice(STAGE_PLACES), "resolution": rng.choice(STAGE_PLACES)}
-        records.append(Record(source, i, case, rng.randint(0, 20), scopes, attrs))
-    return records
+from models.form_compute import BOOL, OPEN_BOOL, Compute, NotIn
+from models.forms import catalogue, load_form
 
 
 @pytest.mark.parametrize("path", FILES, ids=lambda p: p.name)

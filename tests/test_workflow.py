@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
+import importlib.util
 import unicodedata
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -73,8 +75,10 @@ def test_complaint_from_reception_to_resolution_with_a_review(
     resolution = body["resolution"]
     assert resolution["outcome"] == "partly_right" and resolution["decision_number"] == "12/QĐ-UBND"
     assert resolution["money_recovered_state"] == 150.5 and resolution["land_recovered_state"] == 320
-    assert resolution["people_restored"] == 3 and resolution["organisations_restored"] == 1
+    assert resolution["individuals_restored"] == 3 and resolution["organisations_restored"] == 1
     assert resolution["resolution_round"] == 1 and resolution["resolved_on"] == on.isoformat()
+    assert resolution["sanctions_persons"] == 0 and resolution["court_judgment"] is False
+    assert (body["handled_as"], body["handled_on"], body["urged_on"]) == ("accepted", on.isoformat(), [])
 
     history = client.get(f"/api/v1/petitions/{pid}/history", headers=auth(staff.tokens["x1-viewer"])).get_json()
     steps = [(e["action"], e["from"], e["to"], e["by"]) for e in history["events"]]
@@ -109,7 +113,10 @@ def test_closing_outcomes_after_classification_are_final(
     assert State(body["state"]) in FINAL_STATES and body["due_on"] is None
     status, problem = act(client, staff, "x1-leader", pid, "accept")
     assert status == 409
-    assert "none (a final state)" in problem["detail"]
+    # A forwarded petition is still urged and answered; the other outcomes allow nothing.
+    after = "urge, reply_received" if action == "forward" else "none (a final state)"
+    assert after in problem["detail"]
+    assert body["handled_as"] == body["state"] and body["handled_on"] == today().isoformat()
 
 
 @pytest.mark.parametrize("state", [s.value for s in State])
@@ -139,7 +146,11 @@ def test_the_machine_reaches_every_state() -> None:
     targets = {t.target for t in TRANSITIONS.values() if t.target} | {State.RECEIVED}
     assert targets == set(State)
     for state in State:
-        assert (allowed_actions(state) == []) == (state in FINAL_STATES), state
+        moves = [a for a in allowed_actions(state) if TRANSITIONS[a].target is not None]
+        assert (moves == []) == (state in FINAL_STATES), state
+    # From a final state only events that keep it: a forwarded petition's urging and reply.
+    assert allowed_actions("forwarded") == ["urge", "reply_received"]
+    assert all(allowed_actions(s) == [] for s in FINAL_STATES - {State.FORWARDED})
 
 
 @pytest.mark.parametrize(
@@ -224,8 +235,11 @@ def test_approval_needs_the_whole_outcome(client: FlaskClient, staff: World, ses
     status, problem = act(client, staff, "x1-leader", pid, "approve", money_recovered_state=-1)
     assert status == 422 and problem["errors"][0]["field"] == "money_recovered_state"
     assert handling(sessions, pid).state == "awaiting_review"
-    status, body = act(client, staff, "x1-leader", pid, "approve", **outcome(), resolution_round=2)
+    status, body = act(
+        client, staff, "x1-leader", pid, "approve", **{**outcome(), "outcome": "upheld"}, resolution_round=2
+    )
     assert (status, body["state"], body["resolution"]["resolution_round"]) == (200, "resolved", 2)
+    assert body["resolution"]["outcome"] == "upheld"
 
 
 def test_resolve_without_review_only_where_the_law_needs_none(
@@ -353,3 +367,272 @@ def test_petitions_created_final_or_made_final_over_http_enter_the_handling(
     assert response.status_code == 200
     history = client.get(f"/api/v1/petitions/{final}/history", headers=token).get_json()["events"]
     assert [e["action"] for e in history] == ["receive"]  # a correction starts nothing again
+
+
+def set_handling(sessions: sessionmaker[Session], pid: int, **values: Any) -> None:
+    with sessions() as session:
+        session.execute(sa.update(PetitionHandling).where(PetitionHandling.petition_id == pid).values(**values))
+        session.commit()
+
+
+def events_of(sessions: sessionmaker[Session], pid: int) -> list[tuple[str, str | None, str, dt.date]]:
+    with sessions() as session:
+        rows = session.execute(
+            sa.select(
+                PetitionEvent.action, PetitionEvent.from_state, PetitionEvent.to_state, PetitionEvent.effective_on
+            )
+            .where(PetitionEvent.petition_id == pid)
+            .order_by(PetitionEvent.id)
+        ).all()
+    return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+def test_a_forwarded_petition_is_urged_and_its_reply_recorded_without_leaving_forwarded(
+    client: FlaskClient, staff: World, sessions: sessionmaker[Session]
+) -> None:
+    pid = make_petition(sessions, received_on=today() - dt.timedelta(days=20))
+    forwarded_on, urged_on, replied_on = (today() - dt.timedelta(days=d) for d in (15, 5, 2))
+    act(client, staff, "x1-officer", pid, "classify", on=forwarded_on.isoformat())
+    status, body = act(client, staff, "x1-officer", pid, "forward", on=forwarded_on.isoformat())
+    assert (status, body["allowed_actions"], body["reply_received_on"]) == (200, ["urge", "reply_received"], None)
+    assert act(client, staff, "x1-viewer", pid, "urge")[0] == 403
+    status, body = act(client, staff, "x1-officer", pid, "urge", on=urged_on.isoformat(), reason="quá hạn trả lời")
+    assert (status, body["state"], body["urged_on"]) == (200, "forwarded", [urged_on.isoformat()])
+    status, body = act(client, staff, "x1-officer", pid, "reply_received", on=replied_on.isoformat())
+    assert (status, body["state"], body["final"]) == (200, "forwarded", True)
+    assert body["reply_received_on"] == replied_on.isoformat()
+    assert (body["handled_as"], body["handled_on"]) == ("forwarded", forwarded_on.isoformat())
+    assert events_of(sessions, pid)[-3:] == [
+        ("forward", "classified", "forwarded", forwarded_on),
+        ("urge", "forwarded", "forwarded", urged_on),
+        ("reply_received", "forwarded", "forwarded", replied_on),
+    ]
+    row = handling(sessions, pid)  # the row's copy of the history's facts
+    facts = (row.handled_as, row.handled_on, row.urged_on, row.reply_received_on)
+    assert facts == ("forwarded", forwarded_on, urged_on, replied_on)
+    # Dated before the reply: refused, nothing written.
+    status, problem = act(client, staff, "x1-officer", pid, "urge", on=urged_on.isoformat())
+    assert status == 422 and problem["errors"][0]["field"] == "on"
+    assert len(events_of(sessions, pid)) == 5
+
+
+@pytest.mark.parametrize("state", ["guided", "returned", "filed_away", "resolved", "received", "accepted"])
+def test_a_reply_is_recorded_only_for_a_forwarded_petition(
+    client: FlaskClient, staff: World, sessions: sessionmaker[Session], state: str
+) -> None:
+    pid = make_petition(sessions)
+    set_handling(sessions, pid, state=state)
+    status, problem = act(client, staff, "x1-officer", pid, "reply_received")
+    assert status == 409 and "not allowed from state" in problem["detail"]
+    assert len(events_of(sessions, pid)) == 1
+
+
+def test_an_open_petition_is_urged_only_once_past_its_deadline(
+    client: FlaskClient, staff: World, sessions: sessionmaker[Session]
+) -> None:
+    pid = make_petition(sessions)
+    set_handling(sessions, pid, due_on=today() + dt.timedelta(days=3))
+    status, problem = act(client, staff, "x1-officer", pid, "urge")
+    assert status == 409 and "not overdue" in problem["detail"]
+    read = client.get(f"/api/v1/petitions/{pid}/handling", headers=auth(staff.tokens["x1-officer"])).get_json()
+    assert "urge" not in read["allowed_actions"]
+    set_handling(sessions, pid, due_on=today() - dt.timedelta(days=1))
+    read = client.get(f"/api/v1/petitions/{pid}/handling", headers=auth(staff.tokens["x1-officer"])).get_json()
+    assert "urge" in read["allowed_actions"]
+    status, body = act(client, staff, "x1-officer", pid, "urge")
+    assert (status, body["state"], body["urged_on"], body["handled_as"]) == (
+        200,
+        "received",
+        [today().isoformat()],
+        None,
+    )
+    assert events_of(sessions, pid)[-1] == ("urge", "received", "received", today())
+    row = handling(sessions, pid)
+    assert (row.urged_on, row.handled_as, row.handled_on) == (today(), None, None)
+    # A guided petition left the unit for good: nothing to urge.
+    guided = make_petition(sessions)
+    set_handling(sessions, guided, state="guided", due_on=today() - dt.timedelta(days=1))
+    assert act(client, staff, "x1-officer", guided, "urge")[0] == 409
+
+
+def closing(outcome: str) -> dict[str, Any]:
+    return {"outcome": outcome, "decision_number": "5/QĐ-ĐC", "decision_date": today().isoformat(), "reason": "rút đơn"}
+
+
+@pytest.mark.parametrize(("content_type", "outcome_"), [("denunciation", "withdrawn"), ("complaint", "suspended")])
+def test_close_ends_a_resolution_withdrawn_or_suspended(
+    client: FlaskClient, staff: World, sessions: sessionmaker[Session], content_type: str, outcome_: str
+) -> None:
+    pid = make_petition(sessions, content_type=content_type)
+    set_handling(sessions, pid, state="under_resolution", due_on=today() + dt.timedelta(days=9))
+    assert act(client, staff, "x1-officer", pid, "close", **closing(outcome_))[0] == 403
+    status, problem = act(client, staff, "x1-leader", pid, "close", **{**closing(outcome_), "reason": None})
+    assert status == 422 and problem["errors"][0]["field"] == "reason"
+    status, problem = act(client, staff, "x1-leader", pid, "close", **closing("right"))
+    assert status == 422 and problem["errors"][0]["field"] == "outcome" and "close records" in problem["detail"]
+    status, problem = act(client, staff, "x1-leader", pid, "close", reason="rút đơn", outcome=outcome_)
+    assert status == 422 and {e["field"] for e in problem["errors"]} == {"decision_number", "decision_date"}
+    assert handling(sessions, pid).outcome is None  # nothing half-stored
+    status, body = act(client, staff, "x1-leader", pid, "close", **closing(outcome_))
+    assert (status, body["state"], body["resolution"]["outcome"]) == (200, "resolved", outcome_)
+    assert body["resolution"]["resolved_on"] == today().isoformat()
+    assert events_of(sessions, pid)[-1] == ("close", "under_resolution", "resolved", today())
+
+
+def test_withdrawn_and_suspended_only_through_close_and_only_for_complaints_and_denunciations(
+    client: FlaskClient, staff: World, sessions: sessionmaker[Session]
+) -> None:
+    complaint = make_petition(sessions)
+    recommendation = make_petition(sessions, content_type="recommendation")
+    set_handling(sessions, complaint, state="awaiting_review")
+    set_handling(sessions, recommendation, state="under_resolution")
+    status, problem = act(client, staff, "x1-leader", complaint, "approve", **{**outcome(), "outcome": "withdrawn"})
+    assert status == 422 and "action close" in problem["errors"][0]["message"]
+    status, problem = act(client, staff, "x1-leader", recommendation, "close", **closing("withdrawn"))
+    assert status == 409 and "recommendation" in problem["detail"]
+    status, problem = act(
+        client, staff, "x1-officer", recommendation, "resolve", **{**outcome(), "outcome": "suspended"}
+    )
+    assert status == 422 and problem["errors"][0]["field"] == "outcome"
+    status, problem = act(client, staff, "x1-leader", complaint, "approve", **{**outcome(), "outcome": "given_up"})
+    assert status == 422 and problem["errors"][0]["field"] == "outcome"
+    assert (handling(sessions, complaint).state, handling(sessions, recommendation).state) == (
+        "awaiting_review",
+        "under_resolution",
+    )
+
+
+@pytest.mark.parametrize(
+    ("content_type", "round_", "outcome_", "ok"),
+    [
+        ("complaint", 1, "upheld", False),
+        ("complaint", 2, "partly_right", False),
+        ("complaint", 2, "amended", True),
+        ("complaint", 1, "wrong", True),
+        ("denunciation", 1, "right", True),
+        ("denunciation", 2, "upheld", False),
+    ],
+)
+def test_a_second_resolution_of_a_complaint_upholds_or_amends_the_first(
+    client: FlaskClient,
+    staff: World,
+    sessions: sessionmaker[Session],
+    content_type: str,
+    round_: int,
+    outcome_: str,
+    ok: bool,
+) -> None:
+    pid = make_petition(sessions, content_type=content_type)
+    set_handling(sessions, pid, state="awaiting_review", resolution_round=round_)
+    status, body = act(client, staff, "x1-leader", pid, "approve", **{**outcome(), "outcome": outcome_})
+    if ok:
+        assert (status, body["resolution"]["outcome"], body["resolution"]["resolution_round"]) == (
+            200,
+            outcome_,
+            round_,
+        )
+    else:
+        assert status == 422 and body["errors"][0]["field"] == "outcome", body
+        assert handling(sessions, pid).state == "awaiting_review"
+
+
+def test_the_resolution_figures_of_the_forms_are_recorded(
+    client: FlaskClient, staff: World, sessions: sessionmaker[Session]
+) -> None:
+    pid = make_petition(sessions, content_type="denunciation")
+    set_handling(sessions, pid, state="awaiting_review")
+    figures = {
+        "sanctions_persons": 4,
+        "sanctions_officials": 2,
+        "referred_cases": 1,
+        "referred_persons": 3,
+        "referred_officials": 3,
+        "individuals_restored": 7,
+        "court_judgment": True,
+    }
+    status, body = act(client, staff, "x1-leader", pid, "approve", **{**outcome(), **figures})
+    assert status == 200, body
+    assert {k: body["resolution"][k] for k in figures} == figures
+    row = handling(sessions, pid)
+    assert (row.sanctions_officials, row.referred_persons, row.court_judgment) == (2, 3, True)
+    with sessions() as session:
+        data = session.scalars(sa.select(PetitionEvent.data).where(PetitionEvent.action == "approve")).one()
+    assert data["sanctions_persons"] == 4 and data["court_judgment"] is True
+
+
+@pytest.mark.parametrize(
+    ("fields", "bad"),
+    [
+        ({"sanctions_persons": 1, "sanctions_officials": 2}, "sanctions_officials"),
+        ({"referred_officials": 1}, "referred_officials"),
+        ({"referred_cases": -1}, "referred_cases"),
+        ({"individuals_restored": 1.5}, "individuals_restored"),
+        ({"court_judgment": "yes"}, "court_judgment"),
+        ({"people_restored": 3}, "people_restored"),
+    ],
+)
+def test_bad_resolution_figures_are_named_and_store_nothing(
+    client: FlaskClient, staff: World, sessions: sessionmaker[Session], fields: dict[str, Any], bad: str
+) -> None:
+    pid = make_petition(sessions, content_type="denunciation")
+    set_handling(sessions, pid, state="awaiting_review")
+    status, problem = act(client, staff, "x1-leader", pid, "approve", **{**outcome(), **fields})
+    assert status == 422 and problem["errors"][0]["field"] == bad, problem
+    row = handling(sessions, pid)
+    assert (row.state, row.outcome, row.sanctions_persons, row.referred_officials) == ("awaiting_review", None, 0, 0)
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"outcome": "upheld", "resolution_round": 1},
+        {"outcome": "never"},
+        {"sanctions_persons": 1, "sanctions_officials": 2},
+        {"referred_persons": 1, "referred_officials": 2},
+        {"referred_cases": -1},
+    ],
+)
+def test_the_database_refuses_figures_the_forms_could_not_add_up(
+    staff: World, sessions: sessionmaker[Session], values: dict[str, Any]
+) -> None:
+    pid = make_petition(sessions)
+    with pytest.raises(sa.exc.IntegrityError, match="ck_petition_handling"):
+        set_handling(sessions, pid, **values)
+
+
+def test_the_migration_fills_the_history_facts_of_rows_handled_before_it(
+    client: FlaskClient, staff: World, sessions: sessionmaker[Session]
+) -> None:
+    path = Path(__file__).resolve().parents[1] / "migrations" / "versions" / "0005_forms_engine.py"
+    spec = importlib.util.spec_from_file_location("migration_0005", path)
+    assert spec is not None and spec.loader is not None
+    migration = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(migration)
+    forwarded, accepted, waiting = (make_petition(sessions) for _ in range(3))
+    for pid in (forwarded, accepted):
+        act(client, staff, "x1-officer", pid, "classify")
+    act(client, staff, "x1-officer", forwarded, "forward")
+    act(client, staff, "x1-officer", forwarded, "urge")
+    act(client, staff, "x1-officer", forwarded, "urge")
+    act(client, staff, "x1-officer", forwarded, "reply_received")
+    act(client, staff, "x1-leader", accepted, "accept")
+    facts = (
+        PetitionHandling.handled_as,
+        PetitionHandling.handled_on,
+        PetitionHandling.urged_on,
+        PetitionHandling.reply_received_on,
+    )
+    query = sa.select(PetitionHandling.petition_id, *facts).order_by(PetitionHandling.petition_id)
+    with sessions() as session:
+        recorded = session.execute(query).all()
+        session.execute(sa.update(PetitionHandling).values(dict.fromkeys(f.key for f in facts)))
+        for statement in migration.BACKFILL:
+            session.execute(sa.text(statement))
+        assert session.execute(query).all() == recorded
+        session.commit()
+    assert [tuple(r)[1:] for r in recorded] == [
+        ("forwarded", today(), today(), today()),
+        ("accepted", today(), None, None),
+        (None, None, None, None),
+    ]
+    assert recorded[2][0] == waiting

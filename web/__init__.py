@@ -23,11 +23,13 @@ def create_app(settings: Settings | None = None) -> Flask:
         catalogue,
         deadline_rules,
         drafts,
+        forms,
         periods,
         petitions,
         receipts,
         reception_sessions,
         receptions,
+        report_requests,
         sessions,
         submissions,
         units,
@@ -51,7 +53,8 @@ def create_app(settings: Settings | None = None) -> Flask:
     foundation = (ops, openapi, sessions, units, periods, submissions, receipts, status)
     records = (catalogue, receptions, reception_sessions, petitions, drafts, usage, workflow)
     people = (accounts, deadline_rules, attachments)
-    for module in (*foundation, *records, *people):
+    reports = (report_requests, forms)
+    for module in (*foundation, *records, *people, *reports):
         app.register_blueprint(module.bp)
     app.teardown_appcontext(close_db)
     return app

@@ -78,6 +78,7 @@ IDEMPOTENCY = {
 
 def document() -> dict[str, Any]:
     from web.openapi_records import RECORD_MODELS
+    from web.openapi_reports import REPORT_MODELS
     from web.openapi_workflow import WORKFLOW_MODELS
 
     models: tuple[type[BaseModel], ...] = (
@@ -89,7 +90,7 @@ def document() -> dict[str, Any]:
         LockExceptionBody,
         BundleBody,
     )
-    models += RECORD_MODELS + WORKFLOW_MODELS
+    models += RECORD_MODELS + WORKFLOW_MODELS + REPORT_MODELS
     schemas: dict[str, Any] = {
         m.__name__: m.model_json_schema(ref_template="#/components/schemas/{model}") for m in models
     }
@@ -121,9 +122,10 @@ def document() -> dict[str, Any]:
 
 def _all_paths() -> dict[str, Any]:
     from web.openapi_records import record_paths
+    from web.openapi_reports import report_paths
     from web.openapi_workflow import add_flag_filters, workflow_paths
 
-    paths = {**_paths(), **record_paths(), **workflow_paths()}
+    paths = {**_paths(), **record_paths(), **workflow_paths(), **report_paths()}
     add_flag_filters(paths)
     return paths
 

@@ -42,9 +42,18 @@ def workflow_paths() -> dict[str, Any]:
         "/api/v1/petitions/{id}/actions": {
             "post": _op(
                 "Take one action of the handling state machine (classify, guide, forward, return, file_away, "
-                "accept, assign, start, submit_for_review, approve, send_back, resolve, extend); 409 lists the "
-                "actions allowed from the current state",
-                ("200", "the handling: state, allowed_actions, assignee, due_on, extensions, resolution"),
+                "accept, assign, start, submit_for_review, approve, send_back, resolve, close, extend, urge, "
+                "reply_received); 409 lists the actions allowed from the current state. extend, urge (an urging "
+                "letter: a forwarded petition, or an overdue one) and reply_received (the competent body answered "
+                "a forwarded petition) record an event and keep the state. Outcomes: right, wrong, partly_right "
+                "(first resolution), upheld, amended (second resolution of a complaint, resolution_round 2), "
+                "withdrawn, suspended (action close, complaints and denunciations before their resolution); "
+                "sanctions_officials <= sanctions_persons, referred_officials <= referred_persons",
+                (
+                    "200",
+                    "the handling: state, allowed_actions, assignee, due_on, extensions, resolution, "
+                    "handled_as, handled_on, urged_on, reply_received_on",
+                ),
                 "400 401 403 404 409 422",
                 ActionBody,
                 one,

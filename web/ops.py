@@ -24,7 +24,7 @@ from web.services import Services, services
 
 bp = Blueprint("ops", __name__)
 log = structlog.get_logger(__name__)
-QUEUES = ("submissions", "attachments")
+QUEUES = ("submissions", "attachments", "reports")
 
 
 @bp.get("/healthz")

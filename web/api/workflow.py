@@ -28,7 +28,7 @@ Count = Annotated[int, Field(ge=0, le=10_000_000)]
 
 
 class ActionBody(Body):
-    """One action on a petition; the outcome fields matter to submit_for_review, approve and resolve."""
+    """One action on a petition; the outcome fields matter to submit_for_review, approve, resolve and close."""
 
     action: Annotated[str, Field(min_length=1, max_length=30)]
     reason: Annotated[str, Field(max_length=4000)] | None = None
@@ -37,7 +37,7 @@ class ActionBody(Body):
     complex_case: bool | None = None
     remote_area: bool | None = None
     resolution_round: Annotated[int, Field(ge=1, le=2)] | None = None
-    outcome: Annotated[str, Field(pattern="^(right|wrong|partly_right)$")] | None = None
+    outcome: Annotated[str, Field(pattern=f"^({'|'.join(workflow.OUTCOMES)})$")] | None = None
     decision_number: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     decision_date: dt.date | None = None
     money_recovered_state: Amount | None = None
@@ -47,12 +47,18 @@ class ActionBody(Body):
     money_returned_individuals: Amount | None = None
     land_returned_individuals: Amount | None = None
     organisations_restored: Count | None = None
-    people_restored: Count | None = None
+    individuals_restored: Count | None = None
+    sanctions_persons: Count | None = None
+    sanctions_officials: Count | None = None
+    referred_cases: Count | None = None
+    referred_persons: Count | None = None
+    referred_officials: Count | None = None
+    court_judgment: Annotated[bool, Field(strict=True)] | None = None
     data: dict[str, Any] | None = Field(default=None, max_length=20)
 
     def command(self) -> workflow.Command:
-        names = ("outcome", "decision_number", "decision_date", *workflow.AMOUNTS, *workflow.COUNTS)
-        outcome = {name: getattr(self, name) for name in names if getattr(self, name) is not None}
+        fields = workflow.OUTCOME_FIELDS
+        outcome = {name: getattr(self, name) for name in fields if getattr(self, name) is not None}
         if "decision_number" in outcome:
             outcome["decision_number"] = nfc(outcome["decision_number"])
         return workflow.Command(
@@ -91,7 +97,7 @@ def handling_json(handling: PetitionHandling) -> dict[str, Any]:
         "petition": handling.petition_id,
         "state": handling.state,
         "final": workflow.is_final(handling.state),
-        "allowed_actions": workflow.allowed_actions(handling.state),
+        "allowed_actions": workflow.actions_for(handling),
         "assignee": assignee,
         "due_on": _iso(handling.due_on),
         "overdue": handling.overdue_since is not None,
@@ -110,9 +116,9 @@ def handling_json(handling: PetitionHandling) -> dict[str, Any]:
             "decision_date": _iso(handling.decision_date),
             "resolved_on": _iso(handling.resolved_on),
             **amounts,
-            "organisations_restored": handling.organisations_restored,
-            "people_restored": handling.people_restored,
+            **{name: getattr(handling, name) for name in (*workflow.COUNTS, *workflow.FLAGS)},
         },
+        **workflow.handling_record(db(), handling.petition_id),
     }
 
 
