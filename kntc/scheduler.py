@@ -35,7 +35,10 @@ class Job:
 def jobs(settings: Settings) -> list[Job]:
     """Every periodic job; an interval of 0 turns a job off."""
     overdue = Job("flag_overdue", "maintenance", "flag_overdue", settings.overdue_interval_seconds)
-    return [job for job in (overdue,) if job.interval_seconds > 0]
+    reconcile = Job(
+        "reconcile_submissions", "maintenance", "reconcile_submissions", settings.reconcile_interval_seconds
+    )
+    return [job for job in (overdue, reconcile) if job.interval_seconds > 0]
 
 
 def claim(client: redis.Redis, job: Job, now: float) -> bool:

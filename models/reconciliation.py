@@ -1,12 +1,18 @@
 """Reconciliation: a unit's submitted figures against the figures its own records give.
 
 The seed report's complaint was that exported figures did not match the paper reports.
-When a submission is accepted, ``record_differences`` computes the same form, version and
+Once a submission is accepted, ``record_differences`` computes the same form, version and
 period over the submitting unit's subtree (``models.form_sql.compute_form``) and stores
 every figure column that differs on the submission (``submissions.differences``: ``[]``
 when all agree, NULL when never checked). ``reconciliation`` lists, for a subtree, the
 units whose newest accepted submission differs, from the stored differences; a
 submission accepted before they were recorded is compared on demand.
+
+The comparison runs in batches (``reconcile_pending``, sent by ``kntc scheduler`` every
+``KNTC_RECONCILE_INTERVAL_SECONDS``), not inside the worker's decision: on deadline night
+the submissions queue stays two statements per report, and the accepted submissions wait
+in the table itself (the partial index of migration 0008), where no lost message can
+strand them.
 """
 
 from __future__ import annotations
@@ -112,3 +118,27 @@ def _newest_accepted(period: Period, root: Unit, form_code: str | None) -> sa.Se
         .join(Unit, Unit.id == Submission.unit_id)
         .order_by(Unit.path, Submission.form_code)
     )
+
+
+# Submissions compared per batch: a commune's form is a few milliseconds, a province's more.
+RECONCILE_BATCH = 200
+
+
+def reconcile_pending(session: Session, forms: FormCatalogue | None = None, limit: int = RECONCILE_BATCH) -> int:
+    """Record the differences of accepted submissions never compared, oldest first; commit.
+
+    Idempotent and safe beside a twin worker: rows are claimed with SKIP LOCKED and a row
+    compared once is never picked again. Returns how many were compared.
+    """
+    forms = forms or catalogue()
+    pending = session.scalars(
+        sa.select(Submission)
+        .where(Submission.status == Status.ACCEPTED, Submission.differences.is_(None))
+        .order_by(Submission.processed_at)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    ).all()
+    for submission in pending:
+        record_differences(session, submission, forms)
+    session.commit()
+    return len(pending)

@@ -30,6 +30,13 @@ class Submission(Base):
     __table_args__ = (
         sa.UniqueConstraint("unit_id", "period_id", "form_code", "version"),
         sa.Index("ix_submissions_period_form_status", "period_id", "form_code", "status"),
+        # The accepted submissions still to compare with their records (models/reconciliation.py).
+        sa.Index(
+            "ix_submissions_to_reconcile",
+            "processed_at",
+            postgresql_where=sa.text("status = 'accepted' AND differences IS NULL"),
+            sqlite_where=sa.text("status = 'accepted' AND differences IS NULL"),
+        ),
     )
 
     id: Mapped[uuid.UUID] = mapped_column(primary_key=True)

@@ -7,6 +7,7 @@ import threading
 from collections.abc import Callable
 from typing import Any
 
+import dramatiq
 import pytest
 import redis
 import sqlalchemy as sa
@@ -190,9 +191,14 @@ def test_the_scheduler_process_sends_to_the_maintenance_queue(
 ) -> None:
     from conftest import base_settings
 
-    settings = base_settings(overdue_interval_seconds=3600)
+    settings = base_settings(overdue_interval_seconds=3600, reconcile_interval_seconds=0)
     assert [j.name for j in jobs(settings)] == ["flag_overdue"]
     assert jobs(settings.with_changes(overdue_interval_seconds=0)) == []
+    both = jobs(settings.with_changes(reconcile_interval_seconds=60))
+    assert [(j.name, j.queue, j.interval_seconds) for j in both] == [
+        ("flag_overdue", "maintenance", 3600),
+        ("reconcile_submissions", "maintenance", 60),
+    ]
     stop = threading.Event()
     thread = threading.Thread(target=run, args=(settings, stop, 0.05))
     thread.start()
@@ -208,7 +214,6 @@ def test_the_scheduler_process_sends_to_the_maintenance_queue(
     assert not thread.is_alive()
     messages = redis_client.hvals("dramatiq:maintenance.msgs")
     assert len(messages) == 1  # polled many times, sent once for the slot
-    import dramatiq
 
     assert dramatiq.Message.decode(messages[0]).actor_name == "flag_overdue"
 
@@ -227,11 +232,12 @@ def test_kntc_scheduler_runs_as_its_own_process(redis_client: redis.Redis, datab
 
     from helpers import BIN, running, service_env, wait_until
 
-    env = service_env(tmp_path, KNTC_OVERDUE_INTERVAL_SECONDS="3600")
+    env = service_env(tmp_path, KNTC_OVERDUE_INTERVAL_SECONDS="3600", KNTC_RECONCILE_INTERVAL_SECONDS="3600")
     with running([str(BIN / "kntc"), "scheduler", "--poll", "0.1"], env, tmp_path / "scheduler.log") as proc:
-        wait_until(lambda: redis_client.hlen("dramatiq:maintenance.msgs") >= 1, 30, "the scheduler sends", proc)
+        wait_until(lambda: redis_client.hlen("dramatiq:maintenance.msgs") >= 2, 30, "the scheduler sends", proc)
         time.sleep(0.5)  # several more polls in the same slot
-        assert redis_client.hlen("dramatiq:maintenance.msgs") == 1
+        sent = [dramatiq.Message.decode(m).actor_name for m in redis_client.hvals("dramatiq:maintenance.msgs")]
+        assert sorted(sent) == ["flag_overdue", "reconcile_submissions"], "each job once per slot"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     log = (tmp_path / "scheduler.log").read_text(encoding="utf-8")

@@ -7,13 +7,13 @@ from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
-from helpers import VALID_TCD, World, auth, submit
+from helpers import INVALID_TCD, VALID_TCD, World, auth, submit
 from reports_helpers import body, seed_receptions, tcd
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.base import utcnow
 from models.processing import process
-from models.reconciliation import compare, record_differences
+from models.reconciliation import compare, reconcile_pending, record_differences
 from models.submissions import Submission
 
 # Hand-computed 01/TCD of P01.X1 (reports_helpers.seed_receptions): two regular turns of 1 and 3
@@ -157,3 +157,34 @@ def test_bad_input_and_units_outside_the_subtree(
     response = client.get(path, query_string=query, headers=auth(world.tokens["p02-admin"]))
     assert response.status_code == status
     assert [e["field"] for e in body(response).get("errors", [])] == ([field] if field else [])
+
+
+def test_the_maintenance_job_compares_every_newly_accepted_submission_once(
+    client: FlaskClient, world: World, sessions: sessionmaker[Session], workers_running: Any
+) -> None:
+    import workers
+    from kntc import broker
+
+    seed_receptions(client, world)
+    differs = accepted(client, world, sessions, "P01.X1", VALID_TCD)
+    agrees = accepted(client, world, sessions, "P01.X1", X1_FIGURES)
+    _, refused, _ = submit(client, world.tokens["p01-admin"], {**body_of("P01.X2"), "figures": INVALID_TCD})
+    with sessions() as session:
+        process(session, uuid.UUID(refused["id"]), tcd_catalogue(), utcnow())
+    assert stored(sessions, differs) is None and stored(sessions, agrees) is None
+
+    broker.send("maintenance", "reconcile_submissions", ())
+    with workers_running():
+        workers.broker.join("maintenance", timeout=30_000)
+
+    assert [d["column"] for d in stored(sessions, differs) or []][:3] == ["1", "2", "3"]
+    assert stored(sessions, agrees) == []
+    assert stored(sessions, refused["id"]) is None, "a rejected report is not compared"
+    shown = client.get(f"/api/v1/submissions/{agrees}", headers=auth(world.tokens["p01-admin"])).get_json()
+    assert shown["differences"] == []
+    with sessions() as session:
+        assert reconcile_pending(session) == 0, "compared once, never picked again"
+
+
+def body_of(unit: str) -> dict[str, Any]:
+    return {"period": "2026-Q4", "unit": unit, "form": "01/TCD"}

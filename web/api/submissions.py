@@ -120,6 +120,8 @@ def show(submission_id: str) -> dict[str, Any]:
         "received_at": row.received_at.isoformat(),
         "processed_at": row.processed_at.isoformat() if row.processed_at else None,
         "errors": row.errors,
+        # Figures that differ from the unit's own records: [] when they agree, null until compared.
+        "differences": row.differences,
         "figures": row.figures,
         "note": row.note,
         "receipt": row.receipt,
