@@ -295,6 +295,19 @@ def _measure_sql(spec: Count, selected: str, name: str, table: Table, binds: Bin
     return f"(min({key}) FILTER (WHERE {selected}))[3] = 1 AS {name}", f"count(*) FILTER (WHERE k.{name})"
 
 
+# A cheap test that a petition may be in a stage's scope, before its events are read:
+# petition_handling's write-once copies of the history (migration 0005: handled_on,
+# accepted_on, resolved_on) rule out what was through the stage before the window, and a
+# state that never follows acceptance rules out the resolution stage. Null (a copy not
+# filled) rules out nothing: the events decide. Only the events give the figures.
+_NEVER_ACCEPTED = "('received', 'classified', 'guided', 'forwarded', 'returned', 'filed_away')"
+_MAYBE = {
+    "handling": "p.received_on >= :start OR hc.handled_on IS NULL OR hc.handled_on >= :start",
+    "resolution": f"NOT coalesce(hc.state IN {_NEVER_ACCEPTED} OR hc.accepted_on > :end OR hc.resolved_on < :start,"
+    " false)",
+}
+
+
 def _assemble(
     table: Table, used: list[str], scopes: dict[tuple[str, str | None], str], inner: list[str], outer: list[str]
 ) -> str:
@@ -306,8 +319,10 @@ def _assemble(
     scope_exprs = {name: scope_sql(table.name, scope, stage) for (scope, stage), name in scopes.items()}
     picked = [f"{expr} AS {name}" for name, expr in scope_exprs.items()]
     facts = ""
+    maybe = "true"
     if table.name == "petitions":
-        facts = _EVENTS
+        facts = "LEFT JOIN petition_handling hc ON hc.petition_id = p.id\n    " + _EVENTS
+        maybe = " OR ".join(f"({_MAYBE[stage or 'handling']})" for _, stage in scopes)
         picked += [f"ev.{fact}" for fact in ("handled_on", "accepted_on", "resolved_on", "urged", "replied")]
     columns = [f"ev.{name}" for name in scope_exprs] + [f"{table.attributes[attr]} AS a_{attr}" for attr in used]
     joins = [f"JOIN {table.name} {a} ON {a}.id = ev.id"]
@@ -323,14 +338,14 @@ def _assemble(
     # Identifiers and SQL fragments of this module only; every value is a bound parameter.
     return f"""WITH m AS (
     SELECT id AS unit_id, split_part(substr(path, :root_length + 1), '/', 1) AS child
-    FROM units WHERE left(path, :root_length) = :root_path),
+    FROM units WHERE path LIKE :root_like ESCAPE '\\'),
 sel AS MATERIALIZED (
     SELECT {a}.id, {a}.unit_id, m.child, {case} AS case_id, {table.day} AS rec_day,
            {", ".join(picked)}
     FROM {table.name} {a}
     JOIN m ON m.unit_id = {a}.unit_id
     {facts}
-    WHERE {a}.status = 'final' AND {window} AND ({any_scope})),
+    WHERE {a}.status = 'final' AND {window} AND ({maybe}) AND ({any_scope})),
 b AS (
     SELECT ev.id, ev.unit_id, ev.child, ev.case_id, ev.rec_day,
            {("," + lf + "           ").join(columns)}

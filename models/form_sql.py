@@ -88,7 +88,7 @@ def compute_form(
     params = {
         "start": period.starts_on,
         "end": period.ends_on,
-        "root_path": unit.path,
+        "root_like": _escape_like(unit.path) + "%",
         "root_length": len(unit.path),
     }
     raw: dict[str, dict[str, Decimal]] = {}  # child code -> count key -> value
@@ -103,6 +103,10 @@ def compute_form(
     children = [ChildFigures(code, name, _figures(form, raw.get(key, {}))) for key, code, name in rows]
     total = {key: sum((raw.get(child, {}).get(key, Decimal(0)) for child in raw), Decimal(0)) for key in _keys(raw)}
     return ComputedForm(form.code, form.version, period.code, unit.code, _figures(form, total), children)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _keys(raw: dict[str, dict[str, Decimal]]) -> set[str]:
