@@ -346,7 +346,7 @@ sel AS MATERIALIZED (
     JOIN m ON m.unit_id = {a}.unit_id
     {facts}
     WHERE {a}.status = 'final' AND {window} AND ({maybe}) AND ({any_scope})),
-b AS (
+b AS MATERIALIZED (
     SELECT ev.id, ev.unit_id, ev.child, ev.case_id, ev.rec_day,
            {("," + lf + "           ").join(columns)}
     FROM sel ev

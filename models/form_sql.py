@@ -93,6 +93,8 @@ def compute_form(
     }
     raw: dict[str, dict[str, Decimal]] = {}  # child code -> count key -> value
     queries = compiled(form)
+    # JIT compiling these wide FILTER lists costs more than it saves (measured: bench/reports.py).
+    session.execute(sa.text("SET LOCAL jit = off"))
     for done, query in enumerate(queries, start=1):
         for row in session.execute(sa.text(query.sql), {**params, **query.binds}):
             values = raw.setdefault(row[0], {})
