@@ -73,12 +73,12 @@ _EVENTS = f"""LEFT JOIN LATERAL (
            min(e.effective_on) FILTER (WHERE e.to_state = 'accepted') AS accepted_on,
            min(e.effective_on) FILTER (WHERE e.to_state = 'resolved') AS resolved_on,
            coalesce(bool_or(e.action = '{URGE_ACTION}' AND e.effective_on <= :end), false) AS urged,
-           coalesce(bool_or(e.action = '{REPLY_ACTION}' AND e.effective_on <= :end), false) AS replied
+           coalesce(bool_or(e.action = '{REPLY_ACTION}' AND e.effective_on <= :end), false) AS replied,
+           (array_agg(e.to_state ORDER BY e.effective_on DESC, e.id DESC) FILTER (WHERE e.effective_on <= :end))[1]
+               AS state_at_end
     FROM petition_events e WHERE e.petition_id = p.id) ev ON true"""  # noqa: S608
 
-_STATE_AT_END = """coalesce((SELECT e.to_state FROM petition_events e
-    WHERE e.petition_id = p.id AND e.effective_on <= :end
-    ORDER BY e.effective_on DESC, e.id DESC LIMIT 1), 'received')"""
+_STATE_AT_END = "coalesce(ev.state_at_end, 'received')"
 
 _COURT = _handling_column("court_judgment", "false")
 _RESOLVED_BY_END = "(ev.resolved_on <= :end)"
@@ -323,7 +323,9 @@ def _assemble(
     if table.name == "petitions":
         facts = "LEFT JOIN petition_handling hc ON hc.petition_id = p.id\n    " + _EVENTS
         maybe = " OR ".join(f"({_MAYBE[stage or 'handling']})" for _, stage in scopes)
-        picked += [f"ev.{fact}" for fact in ("handled_on", "accepted_on", "resolved_on", "urged", "replied")]
+        picked += [
+            f"ev.{fact}" for fact in ("handled_on", "accepted_on", "resolved_on", "urged", "replied", "state_at_end")
+        ]
     columns = [f"ev.{name}" for name in scope_exprs] + [f"{table.attributes[attr]} AS a_{attr}" for attr in used]
     joins = [f"JOIN {table.name} {a} ON {a}.id = ev.id"]
     if table.name == "petitions":
