@@ -327,7 +327,8 @@ def _assemble(
             f"ev.{fact}" for fact in ("handled_on", "accepted_on", "resolved_on", "urged", "replied", "state_at_end")
         ]
     columns = [f"ev.{name}" for name in scope_exprs] + [f"{table.attributes[attr]} AS a_{attr}" for attr in used]
-    joins = [f"JOIN {table.name} {a} ON {a}.id = ev.id"]
+    # The record itself travels in ``sel`` (``rec``): no second lookup of the table.
+    joins = [f"CROSS JOIN LATERAL (SELECT (ev.rec).*) {a}"]
     if table.name == "petitions":
         joins.append("LEFT JOIN petition_handling h ON h.petition_id = p.id")
     joins += [table.joins[attr] for attr in used if attr in table.joins]
@@ -342,7 +343,7 @@ def _assemble(
     SELECT id AS unit_id, split_part(substr(path, :root_length + 1), '/', 1) AS child
     FROM units WHERE path LIKE :root_like ESCAPE '\\'),
 sel AS MATERIALIZED (
-    SELECT {a}.id, {a}.unit_id, m.child, {case} AS case_id, {table.day} AS rec_day,
+    SELECT {a}.id, {a}.unit_id, m.child, {case} AS case_id, {table.day} AS rec_day, {a} AS rec,
            {", ".join(picked)}
     FROM {table.name} {a}
     JOIN m ON m.unit_id = {a}.unit_id
