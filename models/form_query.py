@@ -18,6 +18,18 @@ each ``SourceQuery`` with the period's window and the subtree's root path. A que
 Distinct cases are counted per holding unit and added up the tree, like the reports
 the units submit: a commune's figure is its own cases, a province's the sum of its
 units' figures, so the total row is always the sum of the rows.
+
+Readings of the derived attributes (README "Filters"), all as of the window's end ``E``:
+handled = first event into a state other than received/classified; accepted, resolved =
+first event into that state; ``state`` = ``to_state`` of the last event dated <= E
+(received when there is none); ``outcome``, ``decision``, ``court_judgment``, ``on_time``
+only for a petition resolved by E (``on_time``: resolved on or before ``due_on``, null
+without one); ``urged``/``reply_received``: an ``urge``/``reply_received`` event dated
+<= E; ``case_new``: no final reception or petition of the case dated before the window;
+``case_resolution`` of a record dated D: the case's other final petitions resolved
+before D (1, 2+), else one accepted before D and not resolved before D; ``case_result``:
+over the case's final petitions resolved by E, court judgment, then a decision number,
+then resolved at all. Every unit holding a case's records shares these case facts.
 """
 
 from __future__ import annotations
