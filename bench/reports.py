@@ -157,12 +157,16 @@ def timed(session: Session, form: FormVersion, period: Period, unit: Unit, runs:
 
 def explain(session: Session, form: FormVersion, period: Period, unit: Unit) -> None:
     """EXPLAIN ANALYZE of each of the form's queries, the slowest first (the compiler's internals)."""
-    from models.form_sql import compiled
+    from models import form_sql
 
-    params = {"start": period.starts_on, "end": period.ends_on, "root_path": unit.path, "root_length": len(unit.path)}
+    # compute_form's parameters (the old and the current names of the subtree's root).
+    like = unit.path.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    params = {"start": period.starts_on, "end": period.ends_on, "root_path": unit.path, "root_like": like}
+    params["root_length"] = len(unit.path)
     plans = []
     session.execute(sa.text(f"SET statement_timeout = {EXPLAIN_TIMEOUT_MS}"))
-    for query in compiled(form):
+    session.execute(sa.text("SET jit = off"))  # as compute_form runs them
+    for query in form_sql.compiled(form):
         rows = session.execute(sa.text(f"EXPLAIN (ANALYZE, BUFFERS) {query.sql}"), {**params, **query.binds})
         lines = [row[0] for row in rows]
         total = next((float(x.split()[2]) for x in lines if x.startswith("Execution Time")), 0.0)

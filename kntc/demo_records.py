@@ -13,9 +13,10 @@ figures. Inserted in bulk, a few statements per table, so the demo stays quick.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -26,6 +27,9 @@ from models.handling import PetitionEvent, PetitionHandling
 from models.records import Case, Petition, Reception, ReceptionSession
 from models.text import fold
 from models.units import Unit
+
+if TYPE_CHECKING:
+    import psycopg
 
 SEED = 20261002
 FAMILY = (
@@ -221,6 +225,20 @@ def _insert(session: Session, model: type[Any], rows: list[dict[str, Any]]) -> l
     return ids
 
 
+def _copy(session: Session, table: str, rows: list[dict[str, Any]]) -> None:
+    """COPY rows (dicts with the same keys) into ``table`` in the session's transaction (PostgreSQL).
+
+    Tens of thousands of events: COPY takes a fraction of an executemany's time.
+    """
+    if not rows:
+        return
+    columns = list(rows[0])
+    connection = cast("psycopg.Connection[Any]", session.connection().connection.dbapi_connection)
+    with connection.cursor() as cursor, cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row([json.dumps(v) if isinstance(v, dict | list) else v for v in row.values()])
+
+
 def _resolve(rows: list[dict[str, Any]], refs: dict[str, tuple[str, list[int]]]) -> list[dict[str, Any]]:
     resolved = []
     for row in rows:
@@ -289,9 +307,15 @@ def _store_handling(session: Session, petitions: list[dict[str, Any]], ids: list
         if p["status"] == "final"
     ]
     rows = [h.row() for h in histories]
-    if rows:
-        session.connection().execute(sa.insert(PetitionHandling), rows)
-    events = _insert(session, PetitionEvent, [e for h in histories for e in h.event_rows()])
+    events = [e for h in histories for e in h.event_rows()]
+    if session.get_bind().dialect.name == "postgresql":
+        _copy(session, PetitionHandling.__tablename__, rows)
+        ids = _new_ids(session, cast(sa.Table, PetitionEvent.__table__), len(events))
+        _copy(session, PetitionEvent.__tablename__, [{"id": i, **e} for i, e in zip(ids, events, strict=True)])
+    else:
+        if rows:
+            session.connection().execute(sa.insert(PetitionHandling), rows)
+        _insert(session, PetitionEvent, events)
     return {
         "handling_events": len(events),
         "resolved": sum(1 for r in rows if r["state"] == "resolved"),

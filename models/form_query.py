@@ -18,6 +18,18 @@ each ``SourceQuery`` with the period's window and the subtree's root path. A que
 Distinct cases are counted per holding unit and added up the tree, like the reports
 the units submit: a commune's figure is its own cases, a province's the sum of its
 units' figures, so the total row is always the sum of the rows.
+
+Readings of the derived attributes (README "Filters"), all as of the window's end ``E``:
+handled = first event into a state other than received/classified; accepted, resolved =
+first event into that state; ``state`` = ``to_state`` of the last event dated <= E
+(received when there is none); ``outcome``, ``decision``, ``court_judgment``, ``on_time``
+only for a petition resolved by E (``on_time``: resolved on or before ``due_on``, null
+without one); ``urged``/``reply_received``: an ``urge``/``reply_received`` event dated
+<= E; ``case_new``: no final reception or petition of the case dated before the window;
+``case_resolution`` of a record dated D: the case's other final petitions resolved
+before D (1, 2+), else one accepted before D and not resolved before D; ``case_result``:
+over the case's final petitions resolved by E, court judgment, then a decision number,
+then resolved at all. Every unit holding a case's records shares these case facts.
 """
 
 from __future__ import annotations
@@ -73,12 +85,12 @@ _EVENTS = f"""LEFT JOIN LATERAL (
            min(e.effective_on) FILTER (WHERE e.to_state = 'accepted') AS accepted_on,
            min(e.effective_on) FILTER (WHERE e.to_state = 'resolved') AS resolved_on,
            coalesce(bool_or(e.action = '{URGE_ACTION}' AND e.effective_on <= :end), false) AS urged,
-           coalesce(bool_or(e.action = '{REPLY_ACTION}' AND e.effective_on <= :end), false) AS replied
+           coalesce(bool_or(e.action = '{REPLY_ACTION}' AND e.effective_on <= :end), false) AS replied,
+           (array_agg(e.to_state ORDER BY e.effective_on DESC, e.id DESC) FILTER (WHERE e.effective_on <= :end))[1]
+               AS state_at_end
     FROM petition_events e WHERE e.petition_id = p.id) ev ON true"""  # noqa: S608
 
-_STATE_AT_END = """coalesce((SELECT e.to_state FROM petition_events e
-    WHERE e.petition_id = p.id AND e.effective_on <= :end
-    ORDER BY e.effective_on DESC, e.id DESC LIMIT 1), 'received')"""
+_STATE_AT_END = "coalesce(ev.state_at_end, 'received')"
 
 _COURT = _handling_column("court_judgment", "false")
 _RESOLVED_BY_END = "(ev.resolved_on <= :end)"
@@ -295,6 +307,19 @@ def _measure_sql(spec: Count, selected: str, name: str, table: Table, binds: Bin
     return f"(min({key}) FILTER (WHERE {selected}))[3] = 1 AS {name}", f"count(*) FILTER (WHERE k.{name})"
 
 
+# A cheap test that a petition may be in a stage's scope, before its events are read:
+# petition_handling's write-once copies of the history (migration 0005: handled_on,
+# accepted_on, resolved_on) rule out what was through the stage before the window, and a
+# state that never follows acceptance rules out the resolution stage. Null (a copy not
+# filled) rules out nothing: the events decide. Only the events give the figures.
+_NEVER_ACCEPTED = "('received', 'classified', 'guided', 'forwarded', 'returned', 'filed_away')"
+_MAYBE = {
+    "handling": "p.received_on >= :start OR hc.handled_on IS NULL OR hc.handled_on >= :start",
+    "resolution": f"NOT coalesce(hc.state IN {_NEVER_ACCEPTED} OR hc.accepted_on > :end OR hc.resolved_on < :start,"
+    " false)",
+}
+
+
 def _assemble(
     table: Table, used: list[str], scopes: dict[tuple[str, str | None], str], inner: list[str], outer: list[str]
 ) -> str:
@@ -306,11 +331,16 @@ def _assemble(
     scope_exprs = {name: scope_sql(table.name, scope, stage) for (scope, stage), name in scopes.items()}
     picked = [f"{expr} AS {name}" for name, expr in scope_exprs.items()]
     facts = ""
+    maybe = "true"
     if table.name == "petitions":
-        facts = _EVENTS
-        picked += [f"ev.{fact}" for fact in ("handled_on", "accepted_on", "resolved_on", "urged", "replied")]
+        facts = "LEFT JOIN petition_handling hc ON hc.petition_id = p.id\n    " + _EVENTS
+        maybe = " OR ".join(f"({_MAYBE[stage or 'handling']})" for _, stage in scopes)
+        picked += [
+            f"ev.{fact}" for fact in ("handled_on", "accepted_on", "resolved_on", "urged", "replied", "state_at_end")
+        ]
     columns = [f"ev.{name}" for name in scope_exprs] + [f"{table.attributes[attr]} AS a_{attr}" for attr in used]
-    joins = [f"JOIN {table.name} {a} ON {a}.id = ev.id"]
+    # The record itself travels in ``sel`` (``rec``): no second lookup of the table.
+    joins = [f"CROSS JOIN LATERAL (SELECT (ev.rec).*) {a}"]
     if table.name == "petitions":
         joins.append("LEFT JOIN petition_handling h ON h.petition_id = p.id")
     joins += [table.joins[attr] for attr in used if attr in table.joins]
@@ -323,15 +353,15 @@ def _assemble(
     # Identifiers and SQL fragments of this module only; every value is a bound parameter.
     return f"""WITH m AS (
     SELECT id AS unit_id, split_part(substr(path, :root_length + 1), '/', 1) AS child
-    FROM units WHERE left(path, :root_length) = :root_path),
+    FROM units WHERE path LIKE :root_like ESCAPE '\\'),
 sel AS MATERIALIZED (
-    SELECT {a}.id, {a}.unit_id, m.child, {case} AS case_id, {table.day} AS rec_day,
+    SELECT {a}.id, {a}.unit_id, m.child, {case} AS case_id, {table.day} AS rec_day, {a} AS rec,
            {", ".join(picked)}
     FROM {table.name} {a}
     JOIN m ON m.unit_id = {a}.unit_id
     {facts}
-    WHERE {a}.status = 'final' AND {window} AND ({any_scope})),
-b AS (
+    WHERE {a}.status = 'final' AND {window} AND ({maybe}) AND ({any_scope})),
+b AS MATERIALIZED (
     SELECT ev.id, ev.unit_id, ev.child, ev.case_id, ev.rec_day,
            {("," + lf + "           ").join(columns)}
     FROM sel ev

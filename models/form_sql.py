@@ -88,11 +88,13 @@ def compute_form(
     params = {
         "start": period.starts_on,
         "end": period.ends_on,
-        "root_path": unit.path,
+        "root_like": _escape_like(unit.path) + "%",
         "root_length": len(unit.path),
     }
     raw: dict[str, dict[str, Decimal]] = {}  # child code -> count key -> value
     queries = compiled(form)
+    # JIT compiling these wide FILTER lists costs more than it saves (measured: bench/reports.py).
+    session.execute(sa.text("SET LOCAL jit = off"))
     for done, query in enumerate(queries, start=1):
         for row in session.execute(sa.text(query.sql), {**params, **query.binds}):
             values = raw.setdefault(row[0], {})
@@ -103,6 +105,10 @@ def compute_form(
     children = [ChildFigures(code, name, _figures(form, raw.get(key, {}))) for key, code, name in rows]
     total = {key: sum((raw.get(child, {}).get(key, Decimal(0)) for child in raw), Decimal(0)) for key in _keys(raw)}
     return ComputedForm(form.code, form.version, period.code, unit.code, _figures(form, total), children)
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 def _keys(raw: dict[str, dict[str, Decimal]]) -> set[str]:

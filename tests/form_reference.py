@@ -233,6 +233,22 @@ class Store:
             )
             state = to_state
         self.session.add_all(history)
-        self.session.add(PetitionHandling(petition_id=row.id, state=state, stage_started_on=day, **(handling or {})))
+        copies = _history_copies(events)  # as the workflow keeps them (migration 0005)
+        values = {**copies, **(handling or {})}
+        self.session.add(PetitionHandling(petition_id=row.id, state=state, stage_started_on=day, **values))
         self.session.flush()
         return int(row.id)
+
+
+def _history_copies(events: Iterable[tuple[Any, str, str]]) -> dict[str, Any]:
+    """petition_handling's write-once copies of the history: handled, accepted, resolved days."""
+    copies: dict[str, Any] = {}
+    for on, _, to_state in events:
+        if to_state not in ("received", "classified"):
+            copies.setdefault("handled_on", on)
+            copies.setdefault("handled_as", to_state)
+        if to_state == "accepted":
+            copies.setdefault("accepted_on", on)
+        if to_state == "resolved":
+            copies.setdefault("resolved_on", on)
+    return copies

@@ -211,3 +211,14 @@ def test_the_total_row_is_the_sum_of_the_rows_and_cases_count_per_unit(db: Sessi
         for key, value in result.columns.items():
             if not isinstance(value, str):
                 assert value == sum(c.columns[key] for c in result.children), key
+
+
+def test_a_code_with_an_underscore_is_not_a_wildcard(db: Session) -> None:
+    s = tree(db)
+    s.unit("A_1", "VN")
+    s.unit("AB1", "VN")
+    s.reception("A_1", D(2024, 10, 1))
+    s.reception("AB1", D(2024, 10, 1), people=3)
+    db.commit()
+    result = compute_form(db, form("01/TCD", "TT02-2021"), QUARTER, s.units["A_1"])
+    assert figures(result.columns, 4, 5) == [1, 1]
