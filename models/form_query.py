@@ -39,19 +39,12 @@ from typing import Any
 
 from models.form_compute import Count, FilterValue, NotIn, values_of
 from models.forms import FormVersion
-from models.handling import PetitionHandling
 
-# A derived attribute that needs a column or an event the schema does not have yet reads
-# as this constant (workflow-data adds them in migration 0005; see the attribute maps).
+# A petition is handled by its first transition out of these states.
 HANDLED_STATES_EXCLUDED = ("received", "classified")
-# Action names of the events that are not transitions (migration 0005, helper workflow-data).
+# Action names of the events that are not transitions (models/workflow.py).
 URGE_ACTION = "urge"
 REPLY_ACTION = "reply_received"
-
-
-def _handling_column(name: str, fallback: str) -> str:
-    """``h.<name>`` when petition_handling has that column, else a constant (schema not there yet)."""
-    return f"h.{name}" if hasattr(PetitionHandling, name) else fallback
 
 
 # The numeric fields a ``sum`` adds, as SQL over the joined tables (null adds nothing).
@@ -59,7 +52,7 @@ SUM_SQL: dict[str, str] = {
     "people": "r.people",
     "signatories": "p.signatories",
     **{
-        name: _handling_column(name, "0")
+        name: f"h.{name}"
         for name in (
             "money_recovered_state",
             "land_recovered_state",
@@ -73,9 +66,9 @@ SUM_SQL: dict[str, str] = {
             "referred_cases",
             "referred_persons",
             "referred_officials",
+            "individuals_restored",
         )
     },
-    "individuals_restored": _handling_column("individuals_restored", _handling_column("people_restored", "0")),
 }
 
 # Events of one petition summarised: when it was first handled, accepted, resolved.
@@ -92,7 +85,7 @@ _EVENTS = f"""LEFT JOIN LATERAL (
 
 _STATE_AT_END = "coalesce(ev.state_at_end, 'received')"
 
-_COURT = _handling_column("court_judgment", "false")
+_COURT = "h.court_judgment"
 _RESOLVED_BY_END = "(ev.resolved_on <= :end)"
 
 # Case-level facts, for a record of case ``{case}`` dated ``{day}`` (``{self}``: its own petition id).

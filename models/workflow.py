@@ -33,7 +33,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
-from models import audit
+from models import attachments, audit
 from models.accounts import Account, Role
 from models.auth import Principal
 from models.base import utcnow
@@ -189,6 +189,8 @@ class Command:
     resolution_round: int | None = None
     outcome: dict[str, Any] | None = None
     data: dict[str, Any] | None = None
+    # Files this step adds (a decision, a forwarding letter), already uploaded once.
+    attachment_ids: Sequence[str] = ()
 
 
 def today() -> dt.date:
@@ -696,18 +698,25 @@ def _record(
     on: dt.date,
     data: dict[str, Any],
 ) -> None:
-    session.add(
-        PetitionEvent(
-            petition_id=petition.id,
-            effective_on=on,
-            account_id=who.account_id,
-            action=command.action,
-            from_state=source.value,
-            to_state=target.value,
-            reason=command.reason,
-            data=data,
-        )
+    if command.attachment_ids:
+        # Written into the event before its INSERT: the history is append-only.
+        data["attachment_ids"] = [str(attachments.parse_id(i) or i) for i in command.attachment_ids]
+    event = PetitionEvent(
+        petition_id=petition.id,
+        effective_on=on,
+        account_id=who.account_id,
+        action=command.action,
+        from_state=source.value,
+        to_state=target.value,
+        reason=command.reason,
+        data=data,
     )
+    session.add(event)
+    if command.attachment_ids:
+        session.flush()  # the event's id names the step the files are linked to
+        attachments.link(
+            session, command.attachment_ids, "workflow_step", str(event.id), petition.unit_id, who, "attachment_ids"
+        )
     audit.record(
         session,
         who=who,

@@ -68,3 +68,29 @@ def test_a_correction_adding_a_file_links_it(
 
     assert status == 200
     assert show(att_client, world.tokens["p01-admin"], scan)[0] == 200
+
+
+def test_a_handling_step_links_the_files_it_adds(
+    att_client: FlaskClient, world: World, sessions: sessionmaker[Session], drain_attachments: Callable[..., None]
+) -> None:
+    officers(world)
+    token = world.tokens["x1-officer"]
+    created = call(att_client, token, "POST", "/api/v1/petitions", petition())[1]
+    letter = upload(att_client, token, text_pdf(["phieu chuyen"]), "phieu-chuyen.pdf")[1]["id"]
+    drain_attachments()
+    path = f"/api/v1/petitions/{created['id']}/actions"
+
+    status, problem = call(att_client, token, "POST", path, {"action": "classify", "attachment_ids": ["nope"]})
+    assert (status, fields_of(problem)) == (422, {"attachment_ids[0]"})
+    assert steps(att_client, token, created["id"]) == ["receive"], "nothing of the refused step is stored"
+
+    status, _ = call(att_client, token, "POST", path, {"action": "classify", "attachment_ids": [letter]})
+
+    assert status == 200
+    event = call(att_client, token, "GET", f"/api/v1/petitions/{created['id']}/history")[1]["events"][-1]
+    assert (event["action"], event["data"]["attachment_ids"]) == ("classify", [letter])
+    assert show(att_client, world.tokens["p01-admin"], letter)[0] == 200
+
+
+def steps(client: FlaskClient, token: str, petition_id: int) -> list[str]:
+    return [e["action"] for e in call(client, token, "GET", f"/api/v1/petitions/{petition_id}/history")[1]["events"]]

@@ -41,7 +41,7 @@ def tcd_catalogue() -> Any:
 
 
 def record(sessions: sessionmaker[Session], sid: str) -> list[dict[str, Any]]:
-    """What processing does on acceptance (the coordinator wires it into models/processing.py)."""
+    """What the reconcile_submissions job does for each accepted submission (models/reconciliation.py)."""
     with sessions() as session:
         submission = session.get_one(Submission, uuid.UUID(sid))
         found = record_differences(session, submission)

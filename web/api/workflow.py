@@ -55,6 +55,9 @@ class ActionBody(Body):
     referred_officials: Count | None = None
     court_judgment: Annotated[bool, Field(strict=True)] | None = None
     data: dict[str, Any] | None = Field(default=None, max_length=20)
+    attachment_ids: list[Annotated[str, Field(min_length=1, max_length=64)]] = Field(
+        default_factory=list, max_length=50
+    )
 
     def command(self) -> workflow.Command:
         fields = workflow.OUTCOME_FIELDS
@@ -71,6 +74,7 @@ class ActionBody(Body):
             resolution_round=self.resolution_round,
             outcome=outcome,
             data=self.data,
+            attachment_ids=self.attachment_ids,
         )
 
 
