@@ -9,7 +9,6 @@ from __future__ import annotations
 import datetime as dt
 import uuid
 from dataclasses import dataclass
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,16 +27,16 @@ from models.report_requests import (
     finish_done,
     finish_failed,
     release,
-    report_dir,
     sweep_expired,
     write_files,
 )
+from models.storage import Storage
 from models.units import Unit
 
 
 @dataclass(frozen=True)
 class JobSettings:
-    data_dir: Path
+    storage: Storage  # where the files go: the web reads them from the same place
     lease: dt.timedelta  # the job's time limit and a little more: a live job never loses its claim
     keep: dt.timedelta  # how long the result and files stay
 
@@ -58,18 +57,20 @@ def run(sessions: sessionmaker[Session], forms: FormCatalogue, request_id: uuid.
             )
             return Outcome.FAILED
     try:
-        _compute_and_write(sessions, form, row, job.data_dir)
+        _compute_and_write(sessions, form, row, job.storage)
     except BaseException as error:  # dramatiq's time limit is a BaseException: release for its retry too
         with sessions() as session:
             release(session, request_id, f"{type(error).__name__}: {error}")
         raise
     with sessions() as session:
         finish_done(session, request_id, utcnow(), job.keep)
-        sweep_expired(session, job.data_dir, utcnow())
+        sweep_expired(session, job.storage, utcnow())
     return Outcome.DONE
 
 
-def _compute_and_write(sessions: sessionmaker[Session], form: FormVersion, row: ReportRequest, data_dir: Path) -> None:
+def _compute_and_write(
+    sessions: sessionmaker[Session], form: FormVersion, row: ReportRequest, storage: Storage
+) -> None:
     progress = ProgressWriter(sessions, row.id)
     with sessions() as session:
         period = session.get_one(Period, row.period_id)
@@ -90,7 +91,7 @@ def _compute_and_write(sessions: sessionmaker[Session], form: FormVersion, row: 
         ends_on=period.ends_on,
         names=names,
     )
-    write_files(report_dir(data_dir, row.id), computed.as_json(), render_xlsx(report), render_csv(report))
+    write_files(storage, row.id, computed.as_json(), render_xlsx(report), render_csv(report))
 
 
 def _names(session: Session, computed: ComputedForm) -> dict[str, str]:

@@ -2,7 +2,8 @@
 
 A request is a row and its outbox entry, committed together; a worker on the ``reports``
 queue computes it (``models.form_sql.compute_form``), writes the result as JSON, XLSX and
-CSV under ``<data_dir>/reports/<id>/`` and marks it done. Identical requests (same form
+CSV under the storage keys ``reports/<id>/...`` (``models.storage``: the data dir on one
+host, the S3 bucket when web and workers share no disk) and marks it done. Identical requests (same form
 version, period and unit) while one is queued or running share it: the second POST gets
 the first one's id (a partial unique index makes this hold under concurrent POSTs too).
 
@@ -17,17 +18,13 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
-import shutil
-import tempfile
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from pathlib import Path
-from typing import Any, cast
+from typing import Any, BinaryIO, cast
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql, sqlite
@@ -39,6 +36,7 @@ from models.errors import Forbidden, Invalid
 from models.forms import FormCatalogue, FormVersion
 from models.intake import outbox_values
 from models.periods import Period
+from models.storage import Storage
 from models.submissions import OutboxEntry
 from models.units import Unit
 
@@ -190,8 +188,14 @@ def _insert_unless_active(session: Session, row: dict[str, Any]) -> bool:
 # --- reading --------------------------------------------------------------------------
 
 
-def report_dir(data_dir: Path, request_id: uuid.UUID) -> Path:
-    return data_dir / REPORTS_DIR / str(request_id)
+def report_key(request_id: uuid.UUID, name: str) -> str:
+    """The storage key of one of a request's files: ``reports/<id>/report.xlsx``."""
+    return f"{REPORTS_DIR}/{request_id}/{name}"
+
+
+def report_keys(request_id: uuid.UUID) -> list[str]:
+    """Every key a request's job writes, the result last (see ``write_files``)."""
+    return [report_key(request_id, name) for name, _ in FILE_KINDS.values()] + [report_key(request_id, RESULT_FILE)]
 
 
 def is_expired(row: ReportRequest, now: dt.datetime) -> bool:
@@ -205,17 +209,19 @@ def public_status(row: ReportRequest, now: dt.datetime) -> str:
     return Status.EXPIRED.value if is_expired(row, now) else row.status
 
 
-def read_result(data_dir: Path, row: ReportRequest) -> dict[str, Any] | None:
+def read_result(storage: Storage, row: ReportRequest) -> dict[str, Any] | None:
     """The stored result of a done request, or None when its files are gone."""
     try:
-        data: dict[str, Any] = json.loads((report_dir(data_dir, row.id) / RESULT_FILE).read_text(encoding="utf-8"))
+        with storage.open(report_key(row.id, RESULT_FILE)) as stream:
+            data: dict[str, Any] = json.loads(stream.read().decode("utf-8"))
     except FileNotFoundError:
         return None
     return data
 
 
-def file_path(data_dir: Path, row: ReportRequest, kind: str) -> Path:
-    return report_dir(data_dir, row.id) / FILE_KINDS[kind][0]
+def open_file(storage: Storage, row: ReportRequest, kind: str) -> BinaryIO:
+    """A readable stream of one of the request's files (the caller closes it); FileNotFoundError if absent."""
+    return storage.open(report_key(row.id, FILE_KINDS[kind][0]))
 
 
 # --- the job --------------------------------------------------------------------------
@@ -322,29 +328,18 @@ def plain(value: Any) -> Any:
     return value
 
 
-def write_atomically(path: Path, data: bytes) -> None:
-    """The file appears whole or not at all (temp file in the same dir, fsync, rename)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        Path(name).replace(path)
-    except BaseException:
-        Path(name).unlink(missing_ok=True)
-        raise
+def write_files(storage: Storage, request_id: uuid.UUID, result: dict[str, Any], xlsx: bytes, csv: bytes) -> None:
+    """The result last: a request whose result.json is stored has its XLSX and CSV too.
+
+    Each put is atomic and durable (the file backend: temp file, fsync, rename; S3: one PUT).
+    """
+    storage.put_bytes(report_key(request_id, FILE_KINDS["xlsx"][0]), xlsx)
+    storage.put_bytes(report_key(request_id, FILE_KINDS["csv"][0]), csv)
+    result_bytes = json.dumps(result, ensure_ascii=False, default=plain).encode()
+    storage.put_bytes(report_key(request_id, RESULT_FILE), result_bytes)
 
 
-def write_files(directory: Path, result: dict[str, Any], xlsx: bytes, csv: bytes) -> None:
-    """The result last: a directory with result.json has its XLSX and CSV too."""
-    write_atomically(directory / FILE_KINDS["xlsx"][0], xlsx)
-    write_atomically(directory / FILE_KINDS["csv"][0], csv)
-    write_atomically(directory / RESULT_FILE, json.dumps(result, ensure_ascii=False, default=plain).encode())
-
-
-def sweep_expired(session: Session, data_dir: Path, now: dt.datetime, batch: int = 200) -> int:
+def sweep_expired(session: Session, storage: Storage, now: dt.datetime, batch: int = 200) -> int:
     """Remove the files of done requests past their keep time and mark them expired; returns how many."""
     rows = list(
         session.scalars(
@@ -354,7 +349,9 @@ def sweep_expired(session: Session, data_dir: Path, now: dt.datetime, batch: int
         )
     )
     for row in rows:
-        shutil.rmtree(report_dir(data_dir, row.id), ignore_errors=True)
+        # The result first: a request whose other files are half-deleted no longer shows a result.
+        for key in reversed(report_keys(row.id)):
+            storage.delete(key)
         row.status = Status.EXPIRED.value
     session.commit()
     return len(rows)

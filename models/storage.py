@@ -1,7 +1,8 @@
-"""Where attachment bytes live: the data dir by default, an S3-compatible bucket for several hosts.
+"""Where attachment bytes and report files live: the data dir by default, an S3-compatible bucket for several hosts.
 
 The web stores uploads and serves them; the workers read and write through the same
-interface, so a worker on another host finds what the web stored. Objects are keyed by
+interface, so a worker on another host finds what the web stored (and the web serves the
+report files a worker wrote, under ``reports/<id>/``). Objects are keyed by
 content (``objects/ab/<sha256>``), so the same bytes are stored once; writes are atomic
 (a file appears whole or not at all) and durable before they return.
 """
@@ -53,6 +54,9 @@ class Storage(Protocol):
 
     def local_copy(self, key: str) -> Any:
         """A context manager yielding a local, seekable path of the object (for the parsers)."""
+
+    def delete(self, key: str) -> None:
+        """Remove the object; nothing happens if it is absent."""
 
 
 def new_staging_file(staging_dir: Path) -> Path:
@@ -121,6 +125,13 @@ class FileStorage:
         if not path.is_file():
             raise FileNotFoundError(key)
         yield path
+
+    def delete(self, key: str) -> None:
+        path = self._path(key)
+        path.unlink(missing_ok=True)
+        # A per-request folder (reports/<id>/) goes with its last file; a non-empty one stays.
+        with suppress(OSError):
+            path.parent.rmdir()
 
 
 def _fsync_dir(directory: Path) -> None:
@@ -201,6 +212,10 @@ class S3Storage:
             yield path
         finally:
             path.unlink(missing_ok=True)
+
+    def delete(self, key: str) -> None:
+        # S3 answers 204 for an absent key too.
+        self.client.delete_object(Bucket=self.bucket, Key=self.prefix + key)
 
 
 def open_storage(settings: Settings) -> Storage:

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -13,6 +15,8 @@ from flask.testing import FlaskClient
 from helpers import World, auth
 
 from models.forms import FormVersion, catalogue
+from models.report_requests import report_key
+from models.storage import FileStorage, Storage
 
 
 def day(days_ago: int = 10) -> str:
@@ -69,6 +73,19 @@ def body(response: Any) -> Any:
 
 def app_data_dir(app: Flask) -> Any:
     return app.extensions["kntc"].settings.data_dir
+
+
+def app_storage(app: Flask) -> Storage:
+    """The storage the app serves report files from (the workers write there too)."""
+    storage: Storage = app.extensions["kntc"].storage
+    return storage
+
+
+def stored_report_file(app: Flask, request_id: uuid.UUID, name: str) -> Path:
+    """Where the file backend keeps one of a request's files (``<root>/reports/<id>/<name>``)."""
+    storage = app_storage(app)
+    assert isinstance(storage, FileStorage), storage
+    return storage.root / report_key(request_id, name)
 
 
 @contextmanager

@@ -35,7 +35,16 @@ from helpers import (
     wait_until,
 )
 from prometheus_client import REGISTRY
-from reports_helpers import app_data_dir, body, drain_reports, post_request, seed_receptions, tcd, worker_settings
+from reports_helpers import (
+    app_storage,
+    body,
+    drain_reports,
+    post_request,
+    seed_receptions,
+    stored_report_file,
+    tcd,
+    worker_settings,
+)
 from sqlalchemy.orm import Session, sessionmaker
 
 import models.report_jobs
@@ -50,7 +59,6 @@ from models.report_requests import (
     ReportRequest,
     _insert_unless_active,
     claim,
-    report_dir,
     request_report,
     sweep_expired,
 )
@@ -70,7 +78,7 @@ def outbox(sessions: sessionmaker[Session]) -> list[str]:
 
 
 def job(app: Flask) -> JobSettings:
-    return JobSettings(app_data_dir(app), dt.timedelta(minutes=5), dt.timedelta(days=7))
+    return JobSettings(app_storage(app), dt.timedelta(minutes=5), dt.timedelta(days=7))
 
 
 def deferrals() -> float:
@@ -225,7 +233,7 @@ def test_a_done_request_is_not_computed_again_when_its_message_comes_twice(
     with worker_settings(runtime, app):
         drain_reports(workers_running)
         done = load(sessions, rid)
-        xlsx = report_dir(app_data_dir(app), done.id) / "report.xlsx"
+        xlsx = stored_report_file(app, done.id, "report.xlsx")
         written = xlsx.stat().st_mtime_ns
 
         broker.send("reports", "compute_report", (rid,))
@@ -333,8 +341,8 @@ def test_an_expired_request_says_so_and_its_files_are_removed(
     token = world.tokens["p01-admin"]
     old = body(post_request(client, token))["id"]
     run(sessions, runtime.forms, uuid.UUID(old), job(app))
-    folder = report_dir(app_data_dir(app), uuid.UUID(old))
-    assert (folder / "report.xlsx").is_file()
+    folder = stored_report_file(app, uuid.UUID(old), "report.xlsx").parent
+    assert {path.name for path in folder.iterdir()} == {"report.xlsx", "report.csv", "result.json"}
     with sessions() as session:
         session.get_one(ReportRequest, uuid.UUID(old)).expires_at = utcnow() - dt.timedelta(seconds=1)
         session.commit()
@@ -351,7 +359,7 @@ def test_an_expired_request_says_so_and_its_files_are_removed(
     assert not folder.exists()
     assert load(sessions, old).status == "expired"
     with sessions() as session:
-        assert sweep_expired(session, app_data_dir(app), utcnow()) == 0
+        assert sweep_expired(session, app_storage(app), utcnow()) == 0
 
 
 def test_any_role_covering_the_unit_may_ask_and_read_others_get_403(
@@ -491,7 +499,7 @@ def test_gunicorn_and_a_dramatiq_process_serve_a_request_end_to_end(
     assert csv_headers["Content-Type"] == "text/csv; charset=utf-8"
     assert xlsx_headers["Content-Type"] == XLSX
     assert csv_text.splitlines()[-1].startswith(f",{TOTAL_LABEL},3,10,")
-    assert (tmp_path / "data" / "reports" / created["id"] / "report.xlsx").is_file()
+    assert (tmp_path / "data" / "attachments" / "reports" / created["id"] / "report.xlsx").is_file()
 
 
 def test_the_loser_of_a_race_between_identical_requests_shares_the_winners_row(

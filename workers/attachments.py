@@ -8,7 +8,6 @@ worker hosts. A full limiter puts the message back without spending a retry.
 from __future__ import annotations
 
 import time
-from functools import cache
 from typing import Any
 
 import dramatiq
@@ -21,20 +20,13 @@ from kntc.broker import limiter_backend
 from kntc.settings import Settings
 from models.attachment_processing import process
 from models.attachments import parse_id
-from models.storage import Storage, open_storage
-from workers.context import runtime, settings
+from workers.context import runtime, settings, storage_for
 from workers.limits import defer_current_message, slots
 
 log = structlog.get_logger(__name__)
 ACTOR = "process_attachment"
 # How soon a bundle looks again at photos still being processed.
 BUNDLE_RECHECK_MS = 1_000
-
-
-@cache
-def storage_for(settings: Settings) -> Storage:
-    """One storage per process and settings (its S3 client is made after the fork)."""
-    return open_storage(settings)
 
 
 def attachment_limiter(settings: Settings) -> ConcurrentRateLimiter:

@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kntc.settings import Settings
 from models.db import make_engine, make_sessionmaker
 from models.forms import FormCatalogue, catalogue
+from models.storage import Storage, open_storage
 
 
 @dataclass
@@ -42,3 +43,9 @@ def install(rt: Runtime | None) -> None:
     global _installed
     _installed = rt
     settings.cache_clear()
+
+
+@cache
+def storage_for(settings: Settings) -> Storage:
+    """One storage per process and settings (its S3 client is made after the fork)."""
+    return open_storage(settings)

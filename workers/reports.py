@@ -21,7 +21,7 @@ from kntc.broker import limiter_backend
 from kntc.settings import Settings
 from models.report_jobs import JobSettings, run
 from models.report_requests import ACTOR, QUEUE, Outcome
-from workers.context import runtime, settings
+from workers.context import runtime, settings, storage_for
 from workers.limits import defer_current_message, slots
 
 log = structlog.get_logger(__name__)
@@ -37,7 +37,7 @@ def report_limiter(settings: Settings) -> ConcurrentRateLimiter:
 
 def job_settings(settings: Settings) -> JobSettings:
     return JobSettings(
-        data_dir=settings.data_dir,
+        storage=storage_for(settings),
         lease=dt.timedelta(milliseconds=settings.report_time_limit_ms + SLACK_MS),
         keep=dt.timedelta(days=settings.report_keep_days),
     )

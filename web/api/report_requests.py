@@ -9,7 +9,8 @@ from typing import Any
 from urllib.parse import quote
 
 import structlog
-from flask import Blueprint, Response, json, request, send_file
+from flask import Blueprint, Response, json, request
+from werkzeug.wsgi import wrap_file
 
 from kntc import broker, metrics
 from models.base import utcnow
@@ -21,12 +22,13 @@ from models.report_requests import (
     QUEUE,
     ReportRequest,
     Status,
-    file_path,
+    open_file,
     public_status,
     read_result,
     request_report,
     resolve,
 )
+from models.storage import CHUNK_BYTES
 from models.units import Unit
 from web.auth import login_required, principal, require_covers
 from web.schemas import Body, Code
@@ -94,7 +96,7 @@ def _readable(request_id: str) -> tuple[ReportRequest, Unit, Period]:
 def show(request_id: str) -> dict[str, Any]:
     row, unit, period = _readable(request_id)
     status = public_status(row, utcnow())
-    result = read_result(services().settings.data_dir, row) if status == Status.DONE else None
+    result = read_result(services().storage, row) if status == Status.DONE else None
     base = f"/api/v1/report-requests/{row.id}/files"
     return {
         "id": str(row.id),
@@ -122,10 +124,18 @@ def download(request_id: str, kind: str) -> Response:
     status = public_status(row, utcnow())
     if status == Status.EXPIRED:
         raise Gone(f"report request {row.id} expired at {row.expires_at:%Y-%m-%d %H:%M} UTC; ask for it again")
-    path = file_path(services().settings.data_dir, row, kind)
-    if status != Status.DONE or not path.is_file():
-        raise NotFound(f"report request {row.id} is {status}; its files exist once it is done")
-    response = send_file(path, mimetype=FILE_KINDS[kind][1], max_age=0)
+    not_yet = NotFound(f"report request {row.id} is {status}; its files exist once it is done")
+    if status != Status.DONE:
+        raise not_yet
+    try:
+        stream = open_file(services().storage, row, kind)
+    except FileNotFoundError:
+        raise not_yet from None
+    # From the storage, not a local path: on Kubernetes the worker that wrote it is another pod.
+    response = Response(
+        wrap_file(request.environ, stream, CHUNK_BYTES), mimetype=FILE_KINDS[kind][1], direct_passthrough=True
+    )
+    response.headers["Cache-Control"] = "no-cache"
     response.headers["Content-Disposition"] = _disposition(f"Biểu {row.form_code} {unit.name} {period.code}.{kind}")
     return response
 
