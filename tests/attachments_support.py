@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import os
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,7 +13,7 @@ import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import auth
+from helpers import BIN, auth, free_port, running, wait_until
 from sqlalchemy.orm import Session, sessionmaker
 
 from models.attachments import Attachment, AttachmentLink, AttachmentUpload
@@ -22,6 +23,35 @@ from models.submissions import OutboxEntry
 @pytest.fixture
 def store(tmp_path: Path) -> Path:
     return tmp_path / "store"
+
+
+@pytest.fixture
+def s3_server(tmp_path: Path) -> Iterator[str]:
+    """A real S3-compatible HTTP server (moto's) on a free port; its endpoint URL (attachments and reports)."""
+    from conftest import _service_down  # imported here: conftest loads this module as a plugin
+
+    port = free_port()
+    log = tmp_path / "moto.log"
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        with running([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], dict(os.environ), log) as proc:
+            try:
+                wait_until(lambda: _answers(endpoint), 30, "the S3 server answers", proc)
+            except AssertionError as error:
+                _service_down(f"moto_server ({log.read_text(errors='replace')[-500:]})", error)
+            yield endpoint
+    except FileNotFoundError as error:
+        _service_down("moto_server (pip install moto[server])", error)
+
+
+def _answers(endpoint: str) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(endpoint + "/", timeout=2) as response:
+            return bool(response.status == 200)
+    except OSError:
+        return False
 
 
 @pytest.fixture

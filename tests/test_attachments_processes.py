@@ -5,10 +5,9 @@ from __future__ import annotations
 import hashlib
 import http.client
 import json
-import os
 import signal
 import subprocess
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,6 @@ import pytest
 import sqlalchemy as sa
 from attachment_files import photo, png
 from attachments_support import counts, show, upload
-from conftest import _service_down
 from flask import Flask
 from helpers import (
     BIN,
@@ -126,33 +124,6 @@ def test_gunicorn_enforces_the_limit_on_a_chunked_upload(
 
 
 # --- S3-compatible storage ------------------------------------------------------------
-
-
-@pytest.fixture
-def s3_server(tmp_path: Path) -> Iterator[str]:
-    """A real S3-compatible HTTP server (moto's) on a free port; its endpoint URL."""
-    port = free_port()
-    log = tmp_path / "moto.log"
-    endpoint = f"http://127.0.0.1:{port}"
-    try:
-        with running([str(BIN / "moto_server"), "-H", "127.0.0.1", "-p", str(port)], dict(os.environ), log) as proc:
-            try:
-                wait_until(lambda: _answers(endpoint), 30, "the S3 server answers", proc)
-            except AssertionError as error:
-                _service_down(f"moto_server ({log.read_text(errors='replace')[-500:]})", error)
-            yield endpoint
-    except FileNotFoundError as error:
-        _service_down("moto_server (pip install moto[server])", error)
-
-
-def _answers(endpoint: str) -> bool:
-    import urllib.request
-
-    try:
-        with urllib.request.urlopen(endpoint + "/", timeout=2) as response:
-            return bool(response.status == 200)
-    except OSError:
-        return False
 
 
 def test_the_s3_backend_stores_and_serves_what_web_and_workers_share(
