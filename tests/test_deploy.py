@@ -428,6 +428,15 @@ def test_k8s_manifests_parse_with_their_required_fields() -> None:
     assert all(isinstance(v, str) for v in trigger["metadata"].values()), "KEDA trigger metadata values are strings"
     address_env = trigger["metadata"]["addressFromEnv"]
     assert address_env in by_kind["ConfigMap"]["kntc-config"]["data"]
+    # Every queue with work that a pod more speeds up scales the workers: submissions, attachments, reports.
+    triggers = scaled["spec"]["triggers"]
+    assert [t["metadata"]["listName"] for t in triggers] == [
+        "dramatiq:submissions", "dramatiq:attachments", "dramatiq:reports",
+    ]  # fmt: skip
+    for other in triggers:
+        assert other["type"] == "redis" and other["metadata"]["listLength"].isdigit()
+        assert all(isinstance(v, str) for v in other["metadata"].values())
+        assert other["metadata"]["addressFromEnv"] == address_env
 
     for name, monitor in by_kind.get("PodMonitor", {}).items():
         pods = [
