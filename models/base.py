@@ -7,7 +7,7 @@ from typing import Annotated, Any, ClassVar
 
 import sqlalchemy as sa
 from sqlalchemy.dialects.postgresql import JSONB
-from sqlalchemy.orm import DeclarativeBase, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -58,3 +58,15 @@ created_at = Annotated[dt.datetime, mapped_column(UTCDateTime(), default=utcnow)
 class Base(DeclarativeBase):
     metadata = sa.MetaData(naming_convention=NAMING_CONVENTION)
     type_annotation_map: ClassVar[dict[Any, Any]] = {dt.datetime: UTCDateTime()}
+
+
+class AddedVersion:
+    """The columns of a version of versioned data (catalogue, deadline rules) added by a root
+    admin through the API; the shipped versions are files, not rows."""
+
+    id: Mapped[intpk]
+    version: Mapped[str] = mapped_column(sa.String(40), unique=True)
+    effective_from: Mapped[dt.date] = mapped_column(unique=True)
+    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
+    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"))
+    created_at: Mapped[created_at]

@@ -17,9 +17,9 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from models.base import Base, JSONType, created_at, intpk
+from models.base import AddedVersion, Base
 from models.errors import Conflict, Invalid
 from models.text import nfc
 
@@ -30,17 +30,10 @@ RECORD_KINDS = ("reception", "petition")
 REQUIRED_FIELDS = frozenset({"land", "housing", "policy", "civil_service", "judicial", "corruption", "party", "other"})
 
 
-class CatalogueVersionRow(Base):
-    """A version added by a root admin (shipped versions are files, not rows)."""
+class CatalogueVersionRow(AddedVersion, Base):
+    """A catalogue version added by a root admin (shipped versions are files, not rows)."""
 
     __tablename__ = "catalogue_versions"
-
-    id: Mapped[intpk]
-    version: Mapped[str] = mapped_column(sa.String(40), unique=True)
-    effective_from: Mapped[dt.date] = mapped_column(unique=True)
-    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"))
-    created_at: Mapped[created_at]
 
 
 @dataclass(frozen=True)

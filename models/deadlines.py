@@ -22,9 +22,9 @@ from typing import Any
 
 import holidays
 import sqlalchemy as sa
-from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm import Session
 
-from models.base import Base, JSONType, created_at, intpk
+from models.base import AddedVersion, Base
 
 RULES_DIR = Path(__file__).with_name("deadline_rules")
 COUNTS = ("calendar", "working")
@@ -34,17 +34,10 @@ class RuleError(ValueError):
     """A rule file is malformed or no rule covers what was asked."""
 
 
-class DeadlineRuleRow(Base):
-    """A version added by a root admin (shipped versions are files, not rows)."""
+class DeadlineRuleRow(AddedVersion, Base):
+    """A deadline rule version added by a root admin (shipped versions are files, not rows)."""
 
     __tablename__ = "deadline_rule_versions"
-
-    id: Mapped[intpk]
-    version: Mapped[str] = mapped_column(sa.String(40), unique=True)
-    effective_from: Mapped[dt.date] = mapped_column(unique=True)
-    data: Mapped[dict[str, Any]] = mapped_column(JSONType)
-    created_by: Mapped[int | None] = mapped_column(sa.ForeignKey("accounts.id"))
-    created_at: Mapped[created_at]
 
 
 @dataclass(frozen=True)

@@ -21,6 +21,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from models.handling import AMOUNTS, COUNTS, OUTCOMES
+
 Scalar = bool | int | str | None
 Source = Literal["receptions", "reception_sessions", "petitions"]
 
@@ -42,7 +44,6 @@ HANDLING_STATES = (
     "awaiting_review",
     "resolved",
 )
-OUTCOMES = ("right", "wrong", "partly_right", "upheld", "amended", "withdrawn", "suspended")
 CASE_RESOLUTIONS = ("not_resolved", "being_resolved", "resolved_once", "resolved_several")
 CASE_RESULTS = ("unresolved", "resolved_without_decision", "resolved_by_decision", "court_judgment")
 
@@ -90,25 +91,10 @@ FILTER_KEYS: dict[str, dict[str, Domain]] = {
 SUM_FIELDS: dict[str, tuple[str, ...]] = {
     "receptions": ("people",),
     "reception_sessions": (),
-    "petitions": (
-        "signatories",
-        "money_recovered_state",
-        "land_recovered_state",
-        "money_returned_organisations",
-        "land_returned_organisations",
-        "money_returned_individuals",
-        "land_returned_individuals",
-        "organisations_restored",
-        "individuals_restored",
-        "sanctions_persons",
-        "sanctions_officials",
-        "referred_cases",
-        "referred_persons",
-        "referred_officials",
-    ),
+    "petitions": ("signatories", *AMOUNTS, *COUNTS),
 }
 # Sums of money (million VND) and land (m²) are amounts; the other sums are head-counts.
-AMOUNT_FIELDS = frozenset(f for f in SUM_FIELDS["petitions"] if f.startswith(("money_", "land_")))
+AMOUNT_FIELDS = frozenset(AMOUNTS)
 
 SCOPES: dict[str, tuple[str, ...]] = {
     "receptions": ("in_period",),

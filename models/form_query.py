@@ -39,6 +39,7 @@ from typing import Any
 
 from models.form_compute import Count, FilterValue, NotIn, values_of
 from models.forms import FormVersion
+from models.handling import AMOUNTS, COUNTS
 
 # A petition is handled by its first transition out of these states.
 HANDLED_STATES_EXCLUDED = ("received", "classified")
@@ -51,24 +52,7 @@ REPLY_ACTION = "reply_received"
 SUM_SQL: dict[str, str] = {
     "people": "r.people",
     "signatories": "p.signatories",
-    **{
-        name: f"h.{name}"
-        for name in (
-            "money_recovered_state",
-            "land_recovered_state",
-            "money_returned_organisations",
-            "land_returned_organisations",
-            "money_returned_individuals",
-            "land_returned_individuals",
-            "organisations_restored",
-            "sanctions_persons",
-            "sanctions_officials",
-            "referred_cases",
-            "referred_persons",
-            "referred_officials",
-            "individuals_restored",
-        )
-    },
+    **{name: f"h.{name}" for name in (*AMOUNTS, *COUNTS)},
 }
 
 # Events of one petition summarised: when it was first handled, accepted, resolved.

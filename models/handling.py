@@ -18,6 +18,34 @@ from models.base import Base, JSONType, UTCDateTime, created_at, intpk, utcnow
 
 Amount = sa.Numeric(18, 2)
 
+# The first resolution finds a complaint right, wrong or partly right (a denunciation true,
+# false or partly true); the second resolution of a complaint upholds or amends the first
+# (Luật Khiếu nại 2011 art. 40); withdrawal (art. 10, Luật Tố cáo 2018 art. 33) and
+# suspension (Luật Tố cáo art. 34) end the resolution of a complaint or denunciation
+# without a finding, by the head's decision (the action close).
+FIRST_OUTCOMES = ("right", "wrong", "partly_right")
+SECOND_OUTCOMES = ("upheld", "amended")
+CLOSING_OUTCOMES = ("withdrawn", "suspended")
+OUTCOMES = (*FIRST_OUTCOMES, *SECOND_OUTCOMES, *CLOSING_OUTCOMES)
+# The resolution's figures the forms add up: money (million VND) and land (m²), then head-counts.
+AMOUNTS = (
+    "money_recovered_state",
+    "land_recovered_state",
+    "money_returned_organisations",
+    "land_returned_organisations",
+    "money_returned_individuals",
+    "land_returned_individuals",
+)
+COUNTS = (
+    "organisations_restored",
+    "individuals_restored",
+    "sanctions_persons",
+    "sanctions_officials",
+    "referred_cases",
+    "referred_persons",
+    "referred_officials",
+)
+
 
 class PetitionHandling(Base):
     __tablename__ = "petition_handling"

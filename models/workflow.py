@@ -48,7 +48,16 @@ from models.deadlines import (
     versions,
 )
 from models.errors import Conflict, Forbidden, Invalid
-from models.handling import PetitionEvent, PetitionHandling
+from models.handling import (
+    AMOUNTS,
+    CLOSING_OUTCOMES,
+    COUNTS,
+    FIRST_OUTCOMES,
+    OUTCOMES,
+    SECOND_OUTCOMES,
+    PetitionEvent,
+    PetitionHandling,
+)
 from models.records import Petition
 from models.units import Unit
 
@@ -140,36 +149,10 @@ TRANSITIONS: dict[str, Transition] = {
     )
 }
 
-# The first resolution finds a complaint right, wrong or partly right (a denunciation true,
-# false or partly true); the second resolution of a complaint upholds or amends the first
-# (Luật Khiếu nại 2011 art. 40); withdrawal (art. 10, Luật Tố cáo 2018 art. 33) and
-# suspension (Luật Tố cáo art. 34) end the resolution of a complaint or denunciation
-# without a finding, by the head's decision (the action close).
-FIRST_OUTCOMES = ("right", "wrong", "partly_right")
-SECOND_OUTCOMES = ("upheld", "amended")
-CLOSING_OUTCOMES = ("withdrawn", "suspended")
-OUTCOMES = (*FIRST_OUTCOMES, *SECOND_OUTCOMES, *CLOSING_OUTCOMES)
 # Content whose resolution may be withdrawn or suspended, and whose second resolution
 # upholds or amends the first.
 CLOSABLE_CONTENT = frozenset({"complaint", "denunciation", "mixed"})
 SECOND_ROUND_CONTENT = frozenset({"complaint", "mixed"})
-AMOUNTS = (
-    "money_recovered_state",
-    "land_recovered_state",
-    "money_returned_organisations",
-    "land_returned_organisations",
-    "money_returned_individuals",
-    "land_returned_individuals",
-)
-COUNTS = (
-    "organisations_restored",
-    "individuals_restored",
-    "sanctions_persons",
-    "sanctions_officials",
-    "referred_cases",
-    "referred_persons",
-    "referred_officials",
-)
 FLAGS = ("court_judgment",)
 # "Of which officials" is a part of the persons it follows (01/KQGQ 15-16, 17-19).
 OF_WHICH = (("sanctions_officials", "sanctions_persons"), ("referred_officials", "referred_persons"))

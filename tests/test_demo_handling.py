@@ -12,15 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from kntc.demo_handling import History
 from kntc.demo_records import Window, seed_records
-from models.handling import PetitionEvent, PetitionHandling
-from models.workflow import (
-    CLOSING_OUTCOMES,
-    FIRST_OUTCOMES,
-    SECOND_OUTCOMES,
-    TRANSITIONS,
-    State,
-    handling_record,
-)
+from models.handling import CLOSING_OUTCOMES, FIRST_OUTCOMES, SECOND_OUTCOMES, PetitionEvent, PetitionHandling
+from models.workflow import TRANSITIONS, State, handling_record
 
 NOW = dt.date(2026, 11, 27)
 CONTENT = ("complaint", "denunciation", "recommendation", "dispute", "mixed")

@@ -12,7 +12,7 @@ from pydantic import Field
 
 from models import workflow
 from models.errors import NotFound
-from models.handling import PetitionHandling
+from models.handling import AMOUNTS, COUNTS, OUTCOMES, PetitionHandling
 from models.records import Petition
 from models.text import nfc
 from models.units import Unit
@@ -37,7 +37,7 @@ class ActionBody(Body):
     complex_case: bool | None = None
     remote_area: bool | None = None
     resolution_round: Annotated[int, Field(ge=1, le=2)] | None = None
-    outcome: Annotated[str, Field(pattern=f"^({'|'.join(workflow.OUTCOMES)})$")] | None = None
+    outcome: Annotated[str, Field(pattern=f"^({'|'.join(OUTCOMES)})$")] | None = None
     decision_number: Annotated[str, Field(min_length=1, max_length=100)] | None = None
     decision_date: dt.date | None = None
     money_recovered_state: Amount | None = None
@@ -96,7 +96,7 @@ def handling_json(handling: PetitionHandling) -> dict[str, Any]:
         from models.accounts import Account
 
         assignee = db().scalar(sa.select(Account.username).where(Account.id == handling.assignee_id))
-    amounts = {name: float(getattr(handling, name)) for name in workflow.AMOUNTS}
+    amounts = {name: float(getattr(handling, name)) for name in AMOUNTS}
     return {
         "petition": handling.petition_id,
         "state": handling.state,
@@ -120,7 +120,7 @@ def handling_json(handling: PetitionHandling) -> dict[str, Any]:
             "decision_date": _iso(handling.decision_date),
             "resolved_on": _iso(handling.resolved_on),
             **amounts,
-            **{name: getattr(handling, name) for name in (*workflow.COUNTS, *workflow.FLAGS)},
+            **{name: getattr(handling, name) for name in (*COUNTS, *workflow.FLAGS)},
         },
         **workflow.handling_record(db(), handling.petition_id),
     }
