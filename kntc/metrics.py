@@ -7,6 +7,10 @@ mode (``PROMETHEUS_MULTIPROC_DIR`` is set before this module is imported: by
 
 from __future__ import annotations
 
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from prometheus_client import Counter, Histogram
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.02, 0.035, 0.05, 0.075, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0)
@@ -54,3 +58,16 @@ attachment_processing = Histogram(
 attachments_rejected = Counter(
     "kntc_attachments_rejected_total", "Attachments refused, at upload or by a worker, by reason.", ["reason"]
 )
+
+
+@contextmanager
+def periodic_job(actor: str) -> Iterator[None]:
+    """Count one run of a scheduler's job as done or failed, and time the runs that finish."""
+    started = time.perf_counter()
+    try:
+        yield
+    except Exception:
+        worker_messages.labels(actor=actor, outcome="failed").inc()
+        raise
+    worker_messages.labels(actor=actor, outcome="done").inc()
+    worker_duration.labels(actor=actor).observe(time.perf_counter() - started)

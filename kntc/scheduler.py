@@ -38,7 +38,8 @@ def jobs(settings: Settings) -> list[Job]:
     reconcile = Job(
         "reconcile_submissions", "maintenance", "reconcile_submissions", settings.reconcile_interval_seconds
     )
-    return [job for job in (overdue, reconcile) if job.interval_seconds > 0]
+    figures = Job("refresh_form_figures", "maintenance", "refresh_form_figures", settings.form_refresh_interval_seconds)
+    return [job for job in (overdue, reconcile, figures) if job.interval_seconds > 0]
 
 
 def claim(client: redis.Redis, job: Job, now: float) -> bool:

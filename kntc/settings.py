@@ -70,6 +70,7 @@ class Settings:
     # How often the scheduler asks the workers to compare newly accepted submissions with
     # their units' records (in batches, off the deadline-night path of the submissions queue).
     reconcile_interval_seconds: int = 60
+    form_refresh_interval_seconds: int = 60
     # Report requests (the `reports` queue): jobs at once across all worker hosts, each job's
     # time limit, and how many days the result and its XLSX/CSV files are kept.
     report_concurrency: int = 2
@@ -105,6 +106,7 @@ class Settings:
             overdue_interval_seconds=_int(env, "KNTC_OVERDUE_INTERVAL_SECONDS", 600),
             stuck_days=_int(env, "KNTC_STUCK_DAYS", 10),
             reconcile_interval_seconds=_int(env, "KNTC_RECONCILE_INTERVAL_SECONDS", 60),
+            form_refresh_interval_seconds=_int(env, "KNTC_FORM_REFRESH_INTERVAL_SECONDS", 60),
             report_concurrency=_int(env, "KNTC_REPORT_CONCURRENCY", 2),
             report_time_limit_ms=_int(env, "KNTC_REPORT_TIME_LIMIT_MS", 300_000),
             report_keep_days=_int(env, "KNTC_REPORT_KEEP_DAYS", 7),

@@ -6,6 +6,7 @@ from models.audit import AuditEvent
 from models.base import Base
 from models.catalogue import CatalogueVersionRow
 from models.deadlines import DeadlineRuleRow
+from models.form_cache import FormChange, UnitFigures
 from models.form_query_indexes import INDEXES as FORM_QUERY_INDEXES  # noqa: F401  (migration 0006)
 from models.handling import PetitionEvent, PetitionHandling
 from models.periods import LockException, Period, PeriodDue
@@ -25,6 +26,7 @@ __all__ = [
     "Case",
     "CatalogueVersionRow",
     "DeadlineRuleRow",
+    "FormChange",
     "IdempotencyRecord",
     "LockException",
     "OutboxEntry",
@@ -38,4 +40,5 @@ __all__ = [
     "ReportRequest",
     "Submission",
     "Unit",
+    "UnitFigures",
 ]

@@ -236,14 +236,34 @@ def _where_sql(conditions: dict[str, FilterValue], binds: Binds) -> list[str]:
     return [filter_sql(f"b.a_{key}", value, binds) for key, value in conditions.items()]
 
 
+# ``m`` of a subtree: every unit under the root (``:root_like``) with its direct child of
+# the root (the path segment after the root's ``:root_length`` characters).
+BY_CHILD = """SELECT id AS unit_id, split_part(substr(path, :root_length + 1), '/', 1) AS child
+    FROM units WHERE path LIKE :root_like ESCAPE '\\'"""
+# ``m`` of a list of units (``:units``), each its own row: the figures per holding unit.
+BY_UNIT = "SELECT id AS unit_id, id::text AS child FROM units WHERE id = ANY(CAST(:units AS bigint[]))"
+
+
 @dataclass(frozen=True)
 class SourceQuery:
-    """One table's query: ``sql`` returns ``child`` then one value per key of ``keys``."""
+    """One table's query: returns ``child`` then ``c0``, ``c1`` ... one per key of ``keys``.
+
+    ``body`` follows the units CTE ``m``: ``sql`` groups by the root's direct children,
+    ``sql_by_unit`` by each unit of ``:units`` (``models/form_cache.py``).
+    """
 
     source: str
-    sql: str
+    body: str
     binds: dict[str, Any]
     keys: tuple[str, ...]
+
+    @property
+    def sql(self) -> str:
+        return f"WITH m AS ({BY_CHILD}),\n{self.body}"
+
+    @property
+    def sql_by_unit(self) -> str:
+        return f"WITH m AS ({BY_UNIT}),\n{self.body}"
 
 
 def compile_source(source: str, counts: dict[str, Count]) -> SourceQuery:
@@ -266,22 +286,22 @@ def compile_source(source: str, counts: dict[str, Count]) -> SourceQuery:
         inner_sql, outer_sql = _measure_sql(spec, selected, f"c{i}", table, binds)
         inner.append(inner_sql)
         outer.append(outer_sql)
-    sql = _assemble(table, sorted(used), scope_columns, inner, outer)
-    return SourceQuery(source, sql, binds.values, tuple(counts))
+    body = _assemble(table, sorted(used), scope_columns, inner, outer)
+    return SourceQuery(source, body, binds.values, tuple(counts))
 
 
 def _measure_sql(spec: Count, selected: str, name: str, table: Table, binds: Binds) -> tuple[str, str]:
     if spec.measure == "rows":
-        return f"count(*) FILTER (WHERE {selected}) AS {name}", f"coalesce(sum(k.{name}), 0)"
+        return f"count(*) FILTER (WHERE {selected}) AS {name}", f"coalesce(sum(k.{name}), 0) AS {name}"
     if spec.measure == "sum":
-        return f"sum(b.a_{spec.of}) FILTER (WHERE {selected}) AS {name}", f"coalesce(sum(k.{name}), 0)"
+        return f"sum(b.a_{spec.of}) FILTER (WHERE {selected}) AS {name}", f"coalesce(sum(k.{name}), 0) AS {name}"
     if not spec.case_by:
-        return f"bool_or({selected}) AS {name}", f"count(*) FILTER (WHERE k.{name})"
+        return f"bool_or({selected}) AS {name}", f"count(*) FILTER (WHERE k.{name}) AS {name}"
     # The case's representative: its first selected record by (date, id); min() over
     # [days, id, passes] picks it in any aggregate strategy, no per-group sort.
     passes = " AND ".join(_where_sql(spec.case_by, binds))
     key = f"ARRAY[(b.rec_day - DATE '1900-01-01')::bigint, b.id::bigint, (coalesce({passes}, false))::int::bigint]"
-    return f"(min({key}) FILTER (WHERE {selected}))[3] = 1 AS {name}", f"count(*) FILTER (WHERE k.{name})"
+    return f"(min({key}) FILTER (WHERE {selected}))[3] = 1 AS {name}", f"count(*) FILTER (WHERE k.{name}) AS {name}"
 
 
 # A cheap test that a petition may be in a stage's scope, before its events are read:
@@ -328,10 +348,7 @@ def _assemble(
     any_scope = " OR ".join(f"({expr})" for expr in scope_exprs.values())
     lf = "\n"
     # Identifiers and SQL fragments of this module only; every value is a bound parameter.
-    return f"""WITH m AS (
-    SELECT id AS unit_id, split_part(substr(path, :root_length + 1), '/', 1) AS child
-    FROM units WHERE path LIKE :root_like ESCAPE '\\'),
-sel AS MATERIALIZED (
+    return f"""sel AS MATERIALIZED (
     SELECT {a}.id, {a}.unit_id, m.child, {case} AS case_id, {table.day} AS rec_day, {a} AS rec,
            {", ".join(picked)}
     FROM {table.name} {a}

@@ -30,6 +30,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from models import form_cache
 from models.form_query import SourceQuery, compile_source, counts_by_source
 from models.forms import FormVersion
 from models.periods import Period
@@ -83,28 +84,40 @@ def compute_form(
     unit: Unit,
     *,
     progress: Callable[[float], None] | None = None,
+    cached: bool = True,
 ) -> ComputedForm:
-    """The form's figures for ``unit``'s subtree and ``period``'s data window (see the module doc)."""
-    params = {
-        "start": period.starts_on,
-        "end": period.ends_on,
-        "root_like": _escape_like(unit.path) + "%",
-        "root_length": len(unit.path),
-    }
+    """The form's figures for ``unit``'s subtree and ``period``'s data window (see the module doc).
+
+    ``cached``: add up the units' stored figures, computing only the missing or stale ones
+    (``models/form_cache.py``; they are stored in the caller's transaction, kept when it
+    commits); false reads every record again and stores nothing.
+    """
     raw: dict[str, dict[str, Decimal]] = {}  # child code -> count key -> value
     queries = compiled(form)
     # JIT compiling these wide FILTER lists costs more than it saves (measured: bench/reports.py).
     session.execute(sa.text("SET LOCAL jit = off"))
+    if cached:
+        form_cache.hold(session)
+    window = form_cache.Window(period.starts_on, period.ends_on, _escape_like(unit.path) + "%", len(unit.path))
     for done, query in enumerate(queries, start=1):
-        for row in session.execute(sa.text(query.sql), {**params, **query.binds}):
-            values = raw.setdefault(row[0], {})
-            values.update({key: Decimal(row[i + 1] or 0) for i, key in enumerate(query.keys)})
+        for child, values in _child_figures(session, query, window, cached):
+            raw.setdefault(child, {}).update({key: Decimal(v or 0) for key, v in zip(query.keys, values, strict=True)})
         if progress is not None:
             progress(done / len(queries))
     rows = _rows(session, unit, period, raw)
     children = [ChildFigures(code, name, _figures(form, raw.get(key, {}))) for key, code, name in rows]
     total = {key: sum((raw.get(child, {}).get(key, Decimal(0)) for child in raw), Decimal(0)) for key in _keys(raw)}
     return ComputedForm(form.code, form.version, period.code, unit.code, _figures(form, total), children)
+
+
+def _child_figures(
+    session: Session, query: SourceQuery, window: form_cache.Window, cached: bool
+) -> list[tuple[str, list[Any]]]:
+    if cached:
+        return list(form_cache.child_totals(session, query, window).items())
+    params = {"start": window.start, "end": window.end, "root_like": window.root_like}
+    params["root_length"] = window.root_length
+    return [(row[0], list(row[1:])) for row in session.execute(sa.text(query.sql), {**params, **query.binds})]
 
 
 def _escape_like(text: str) -> str:

@@ -76,6 +76,7 @@ def _compute_and_write(
         period = session.get_one(Period, row.period_id)
         unit = session.get_one(Unit, row.unit_id)
         computed = compute_form(session, form, period, unit, progress=progress)
+        session.commit()  # keeps the unit figures it stored (models/form_cache.py) for the next request
         names = _names(session, computed)
     # The sheet gets the exact figures (Decimal amounts as numbers); the JSON gets as_json()'s.
     figures = {

@@ -191,13 +191,16 @@ def test_the_scheduler_process_sends_to_the_maintenance_queue(
 ) -> None:
     from conftest import base_settings
 
-    settings = base_settings(overdue_interval_seconds=3600, reconcile_interval_seconds=0)
+    settings = base_settings(
+        overdue_interval_seconds=3600, reconcile_interval_seconds=0, form_refresh_interval_seconds=0
+    )
     assert [j.name for j in jobs(settings)] == ["flag_overdue"]
     assert jobs(settings.with_changes(overdue_interval_seconds=0)) == []
-    both = jobs(settings.with_changes(reconcile_interval_seconds=60))
-    assert [(j.name, j.queue, j.interval_seconds) for j in both] == [
+    every = jobs(settings.with_changes(reconcile_interval_seconds=60, form_refresh_interval_seconds=120))
+    assert [(j.name, j.queue, j.interval_seconds) for j in every] == [
         ("flag_overdue", "maintenance", 3600),
         ("reconcile_submissions", "maintenance", 60),
+        ("refresh_form_figures", "maintenance", 120),
     ]
     stop = threading.Event()
     thread = threading.Thread(target=run, args=(settings, stop, 0.05))
@@ -232,12 +235,17 @@ def test_kntc_scheduler_runs_as_its_own_process(redis_client: redis.Redis, datab
 
     from helpers import BIN, running, service_env, wait_until
 
-    env = service_env(tmp_path, KNTC_OVERDUE_INTERVAL_SECONDS="3600", KNTC_RECONCILE_INTERVAL_SECONDS="3600")
+    env = service_env(
+        tmp_path,
+        KNTC_OVERDUE_INTERVAL_SECONDS="3600",
+        KNTC_RECONCILE_INTERVAL_SECONDS="3600",
+        KNTC_FORM_REFRESH_INTERVAL_SECONDS="3600",
+    )
     with running([str(BIN / "kntc"), "scheduler", "--poll", "0.1"], env, tmp_path / "scheduler.log") as proc:
-        wait_until(lambda: redis_client.hlen("dramatiq:maintenance.msgs") >= 2, 30, "the scheduler sends", proc)
+        wait_until(lambda: redis_client.hlen("dramatiq:maintenance.msgs") >= 3, 30, "the scheduler sends", proc)
         time.sleep(0.5)  # several more polls in the same slot
         sent = [dramatiq.Message.decode(m).actor_name for m in redis_client.hvals("dramatiq:maintenance.msgs")]
-        assert sorted(sent) == ["flag_overdue", "reconcile_submissions"], "each job once per slot"
+        assert sorted(sent) == ["flag_overdue", "reconcile_submissions", "refresh_form_figures"], "once per slot"
         proc.send_signal(signal.SIGTERM)
         assert proc.wait(timeout=10) == 0
     log = (tmp_path / "scheduler.log").read_text(encoding="utf-8")

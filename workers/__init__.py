@@ -38,4 +38,4 @@ for middleware_class in (LogContext, OutboxRelay):
     if not any(isinstance(m, middleware_class) for m in broker.middleware):
         broker.add_middleware(middleware_class())
 
-from workers import attachments, overdue, reconcile, reports, submissions  # noqa: E402,F401  (registers the actors)
+from workers import attachments, form_figures, overdue, reconcile, reports, submissions  # noqa: E402,F401  (registers the actors)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 import dramatiq
 import structlog
@@ -21,16 +20,9 @@ ACTOR = "flag_overdue"
 @dramatiq.actor(actor_name=ACTOR, queue_name=QUEUE, max_retries=3, min_backoff=5_000, time_limit=300_000)
 def flag_overdue() -> None:
     """Set and clear the overdue and stuck flags of every petition; idempotent."""
-    started = time.perf_counter()
     rt = runtime()
     idle = dt.timedelta(days=rt.settings.stuck_days)
-    try:
-        with rt.sessions() as session:
-            result = flag(session, utcnow(), idle)
-            session.commit()
-    except Exception:
-        metrics.worker_messages.labels(actor=ACTOR, outcome="failed").inc()
-        raise
-    metrics.worker_messages.labels(actor=ACTOR, outcome="done").inc()
-    metrics.worker_duration.labels(actor=ACTOR).observe(time.perf_counter() - started)
+    with metrics.periodic_job(ACTOR), rt.sessions() as session:
+        result = flag(session, utcnow(), idle)
+        session.commit()
     log.info("overdue and stuck flags updated", **result.__dict__)

@@ -25,15 +25,10 @@ def reconcile_submissions() -> None:
     started = time.perf_counter()
     rt = runtime()
     compared, batch = 0, RECONCILE_BATCH
-    try:
+    with metrics.periodic_job(ACTOR):
         while batch == RECONCILE_BATCH and time.perf_counter() - started < BUDGET_SECONDS:
             with rt.sessions() as session:
                 batch = reconcile_pending(session, rt.forms)
             compared += batch
-    except Exception:
-        metrics.worker_messages.labels(actor=ACTOR, outcome="failed").inc()
-        raise
-    metrics.worker_messages.labels(actor=ACTOR, outcome="done").inc()
-    metrics.worker_duration.labels(actor=ACTOR).observe(time.perf_counter() - started)
     if compared:
         log.info("submissions reconciled", compared=compared)

@@ -51,6 +51,7 @@ def computed(form: str) -> dict[str, Any]:
     if not unit.open_between(period.starts_on, period.ends_on):
         raise Invalid.field("unit", f"unit {unit.code} was not open during period {period.code}")
     result = compute_form(db(), version, period, unit)
+    db().commit()  # keeps the unit figures it stored (models/form_cache.py)
     figures = {str(c.number): plain(result.columns.get(str(c.number), 0)) for c in version.columns if c.numeric}
     notes = [
         str(result.columns[str(c.number)])
