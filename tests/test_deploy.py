@@ -345,7 +345,11 @@ def test_dashboards_are_well_formed_and_their_queries_parse(tmp_path: Path) -> N
         "kntc_worker_message_duration_seconds_bucket",
         "kntc_outbox_relay_resent_total",
     }
-    assert used("records-and-overdue.json") >= {"kntc_overdue_petitions", "kntc_stuck_petitions"}
+    assert used("records-and-overdue.json") >= {
+        "kntc_overdue_petitions",
+        "kntc_stuck_petitions",
+        "kntc_form_changes_pending",
+    }
     texts = " ".join(p["options"]["content"] for p in panels(boards["deadline-night.json"]) if p["type"] == "text")
     assert "/api/v1/periods/{code}/completeness" in texts
 

@@ -158,3 +158,21 @@ def test_concurrent_idempotent_requests_through_gunicorn(
     replays = re.search(r"^kntc_idempotent_replays_total (\S+)$", text, re.MULTILINE)
     assert replays is not None
     assert float(replays.group(1)) == 7
+
+
+def test_record_writes_waiting_for_the_form_refresh(client: FlaskClient, world: World, db: Session) -> None:
+    from form_reference import Store
+
+    from models import form_cache
+    from models.units import Unit
+
+    assert value(metrics(client), "kntc_form_changes_pending") == 0
+    store = Store(db)
+    store.units = {u.code: u for u in db.scalars(sa.select(Unit))}
+    store.reception("P01.X1", dt.date(2026, 7, 1))
+    store.reception("P01.X2", dt.date(2026, 7, 1))
+    db.commit()
+    assert value(metrics(client), "kntc_form_changes_pending") >= 2  # one per statement and unit, or more
+    form_cache.compact(db)
+    db.commit()
+    assert value(metrics(client), "kntc_form_changes_pending") == 0
