@@ -35,3 +35,10 @@ class Forbidden(DomainError):
 class Conflict(DomainError):
     status = 409
     title = "Conflict"
+
+
+class NotAvailable(DomainError):
+    """What this installation cannot do as configured (say, on the embedded SQLite database)."""
+
+    status = 501
+    title = "Not available in this installation"

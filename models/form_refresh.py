@@ -27,12 +27,16 @@ from models.periods import Period
 from models.units import Unit
 
 RECENT_DAYS = 60
+# pg_try_advisory_lock key: one refresh at a time ("KNTCRFSH"); a run that finds one going
+# (a first computation of a period can outlast the interval) leaves the work to it.
+REFRESH_LOCK_KEY = 0x4B4E544352465348
 
 
 @dataclass(frozen=True)
 class Refreshed:
     compaction: form_cache.Compaction
     computed: list[str]  # "period form root" of every form computed
+    skipped: bool = False  # another refresh was running
 
 
 def current_periods(session: Session, today: dt.date) -> list[Period]:
@@ -45,7 +49,25 @@ def current_periods(session: Session, today: dt.date) -> list[Period]:
 
 
 def refresh(session: Session, forms: FormCatalogue, today: dt.date) -> Refreshed:
-    """Compact, then compute and store every form of every current period; commits each."""
+    """Compact, then compute and store every form of every current period; commits each.
+    Does nothing (``skipped``) while another refresh runs."""
+    # A session-level lock belongs to a connection, and the session changes connections at
+    # each commit: the lock is taken and released on a connection of its own.
+    engine = session.get_bind()
+    assert isinstance(engine, sa.Engine), "refresh runs on a session bound to an engine"
+    with engine.connect() as holder:
+        locked = holder.scalar(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": REFRESH_LOCK_KEY})
+        holder.commit()  # a session-level lock outlives the transaction, which need not stay open
+        if not locked:
+            return Refreshed(form_cache.Compaction(ran=False), [], skipped=True)
+        try:
+            return _refresh(session, forms, today)
+        finally:
+            holder.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": REFRESH_LOCK_KEY})
+            holder.commit()
+
+
+def _refresh(session: Session, forms: FormCatalogue, today: dt.date) -> Refreshed:
     compaction = form_cache.compact(session)
     session.commit()
     roots = list(session.scalars(sa.select(Unit).where(Unit.parent_id.is_(None)).order_by(Unit.code)))

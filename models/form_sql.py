@@ -31,6 +31,7 @@ import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from models import form_cache
+from models.errors import NotAvailable
 from models.form_query import SourceQuery, compile_source, counts_by_source
 from models.forms import FormVersion
 from models.periods import Period
@@ -77,6 +78,16 @@ def compiled(form: FormVersion) -> tuple[SourceQuery, ...]:
     return tuple(compile_source(source, counts) for source, counts in counts_by_source(form).items())
 
 
+def require_postgresql(session: Session) -> None:
+    """Forms are computed by PostgreSQL aggregation (``models/form_query.py``); say so on SQLite."""
+    if session.get_bind().dialect.name != "postgresql":
+        raise NotAvailable(
+            "forms are computed by PostgreSQL, and this installation runs on the embedded SQLite database"
+            " (DATABASE_URL unset): set DATABASE_URL to a PostgreSQL database to compute forms, prefill and"
+            " reconcile reports"
+        )
+
+
 def compute_form(
     session: Session,
     form: FormVersion,
@@ -92,6 +103,7 @@ def compute_form(
     (``models/form_cache.py``; they are stored in the caller's transaction, kept when it
     commits); false reads every record again and stores nothing.
     """
+    require_postgresql(session)
     raw: dict[str, dict[str, Decimal]] = {}  # child code -> count key -> value
     queries = compiled(form)
     # JIT compiling these wide FILTER lists costs more than it saves (measured: bench/reports.py).

@@ -33,6 +33,7 @@ from sqlalchemy.orm import Mapped, Session, mapped_column, sessionmaker
 from models.auth import Principal
 from models.base import Base, created_at, utcnow
 from models.errors import Forbidden, Invalid
+from models.form_sql import require_postgresql
 from models.forms import FormCatalogue, FormVersion
 from models.intake import outbox_values
 from models.periods import Period
@@ -142,6 +143,7 @@ def request_report(
     session: Session, who: Principal, form: FormVersion, period: Period, unit: Unit, relay_delay: dt.timedelta
 ) -> Created:
     """Store a new request and its outbox entry in one transaction, or share an active twin; commit."""
+    require_postgresql(session)
     now = utcnow()
     twin = _active_twin(session, form, period, unit)
     if twin is not None:

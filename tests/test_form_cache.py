@@ -222,3 +222,15 @@ def test_the_scheduled_job_stores_the_figures_of_the_current_period(
     assert windows == [starts]
     assert db.scalar(sa.select(sa.func.count(sa.distinct(form_cache.UnitFigures.query_key)))) >= len(in_effect)
     assert compute_form(db, form(), current, s.units["VN"]).columns["4"] == 1
+
+
+def test_one_refresh_at_a_time(db: Session, sessions: sessionmaker[Session]) -> None:
+    from models.form_refresh import REFRESH_LOCK_KEY
+
+    tree(db)
+    with sessions() as other, other.get_bind().connect() as running:  # a refresh in progress elsewhere
+        running.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": REFRESH_LOCK_KEY})
+        assert refresh(db, catalogue(), today=D(2026, 10, 1)).skipped
+        running.execute(sa.text("SELECT pg_advisory_unlock(:k)"), {"k": REFRESH_LOCK_KEY})
+    assert not refresh(db, catalogue(), today=D(2026, 10, 1)).skipped
+    assert not refresh(db, catalogue(), today=D(2026, 10, 1)).skipped, "the lock was released"

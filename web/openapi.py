@@ -28,6 +28,7 @@ ERRORS = {
     "409": "a conflict (the period closed, the resource exists)",
     "413": "the body is too large",
     "422": "invalid fields; `errors` names each",
+    "501": "this installation cannot do it as configured (forms need PostgreSQL: the embedded SQLite mode has none)",
 }
 
 

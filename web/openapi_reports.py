@@ -50,7 +50,7 @@ def report_paths() -> dict[str, Any]:
                 "covering the unit; form as 01/TCD or 01-TCD); 202 at once. An identical request (same form "
                 "version, period, unit) still queued or running is shared: the same id comes back with shared: true",
                 ("202", "{id, status, shared}"),
-                "400 401 403 422",
+                "400 401 403 422 501",
                 ReportRequestBody,
             )
         },
@@ -68,7 +68,7 @@ def report_paths() -> dict[str, Any]:
                 "Prefill: the figures a unit's records give for a form and period (synchronous, the unit's "
                 "subtree), for roles that may submit. `form` URL-encoded (01%2FTCD) or with a dash (01-TCD)",
                 ("200", "{form, version, period, unit, figures, note, columns, children}"),
-                "401 403 422",
+                "401 403 422 501",
                 params=[_path("form"), _query("unit", "the unit that would submit"), _query("period", "period code")],
             )
         },
@@ -77,7 +77,7 @@ def report_paths() -> dict[str, Any]:
                 "Units of a subtree whose newest accepted submission differs from their records, column by column "
                 "(stored when each submission was accepted; compared now for older ones)",
                 ("200", "{period, unit, form, checked, units: [{unit, name, form, submission, differences}]}"),
-                "401 403 404 422",
+                "401 403 404 422 501",
                 params=[
                     _path("code"),
                     _query("unit", "root of the subtree"),

@@ -29,5 +29,6 @@ def refresh_form_figures() -> None:
         changes=done.compaction.changes,
         dropped=done.compaction.dropped,
         forms=len(done.computed),
+        skipped=done.skipped,
         seconds=round(time.perf_counter() - started, 1),
     )
