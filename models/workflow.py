@@ -242,6 +242,63 @@ def start(session: Session, petition: Petition, *, who: Principal | int | None =
     return handling
 
 
+def follow_correction(session: Session, who: Principal, petition: Petition) -> tuple[dt.date, dt.date | None] | None:
+    """The running deadline again, after the petition's received date or content type was corrected.
+
+    Only what the correction changes moves: in the handling stage the deadline counts from
+    the received date; in the resolution stage from the acceptance, under the rule of the
+    content type, with the extensions already granted granted again. Returns (before, after)
+    when it moved (audited, and the overdue flag left to the next overdue run); else None.
+    """
+    handling = session.get(PetitionHandling, petition.id)
+    if handling is None or handling.due_on is None:
+        return None
+    before = handling.due_on
+    after = _due_again(session, petition, handling)
+    if after == before:
+        return None
+    handling.due_on = after
+    handling.overdue_since = None
+    audit.record(
+        session,
+        who=who,
+        action="petition.deadline",
+        subject_kind="petition",
+        subject_id=petition.id,
+        unit_id=petition.unit_id,
+        reason="the petition's received date or content type was corrected",
+        details={"from_due_on": _iso(before), "due_on": _iso(after)},
+    )
+    return before, after
+
+
+def _due_again(session: Session, petition: Petition, handling: PetitionHandling) -> dt.date | None:
+    in_use = versions(session)
+    kind, received = petition.content_type, petition.received_on
+    state = State(handling.state)
+    if state is State.RECEIVED:
+        return _safe_due(lambda: handling_due(kind, received, in_use=in_use))
+    if state is State.CLASSIFIED:
+        return _safe_due(lambda: acceptance_due(kind, received, in_use=in_use))
+    if state not in _IN_RESOLUTION or handling.accepted_on is None:
+        return handling.due_on
+    accepted = handling.accepted_on
+    try:
+        due = resolution_due(
+            kind,
+            accepted,
+            resolution_round=handling.resolution_round,
+            complex_case=handling.complex_case,
+            remote=handling.remote_area,
+            in_use=in_use,
+        )
+        for done in range(handling.extensions):
+            due = extended_due(kind, accepted, due, done, in_use=in_use)
+    except RuleError:  # the new content type's rules allow fewer extensions: keep the deadline given
+        return handling.due_on
+    return due
+
+
 def _safe_due(compute: Any) -> dt.date | None:
     try:
         return compute()  # type: ignore[no-any-return]

@@ -636,3 +636,56 @@ def test_the_migration_fills_the_history_facts_of_rows_handled_before_it(
         (None, None, None, None),
     ]
     assert recorded[2][0] == waiting
+
+
+def correct(client: FlaskClient, staff: World, pid: int, **changes: Any) -> dict[str, Any]:
+    response = client.patch(
+        f"/api/v1/petitions/{pid}",
+        json={**changes, "reason": "nhập sai"},
+        headers=auth(staff.tokens["x1-officer"]),
+    )
+    assert response.status_code == 200, response.get_json()
+    return response.get_json()  # type: ignore[no-any-return]
+
+
+def test_a_corrected_received_date_or_content_type_moves_the_running_deadline(
+    client: FlaskClient, staff: World, sessions: sessionmaker[Session]
+) -> None:
+    typed = today() - dt.timedelta(days=3)
+    pid = make_petition(sessions, content_type="denunciation", received_on=typed)
+    really = typed - dt.timedelta(days=7)
+    correct(client, staff, pid, received_on=really.isoformat())
+    assert handling(sessions, pid).due_on == handling_due("denunciation", really)  # handling stage: from receipt
+
+    act(client, staff, "x1-officer", pid, "classify")
+    correct(client, staff, pid, received_on=(really - dt.timedelta(days=2)).isoformat())
+    assert handling(sessions, pid).due_on == acceptance_due("denunciation", really - dt.timedelta(days=2))
+
+    act(client, staff, "x1-leader", pid, "accept")
+    act(client, staff, "x1-leader", pid, "extend", reason="phức tạp")
+    accepted = handling(sessions, pid)
+    assert accepted.accepted_on is not None
+    correct(client, staff, pid, received_on=(really - dt.timedelta(days=5)).isoformat())
+    assert handling(sessions, pid).due_on == accepted.due_on, "resolution counts from acceptance, not receipt"
+
+    correct(client, staff, pid, content_type="complaint")  # complaints allow no extension: the one given stays
+    assert handling(sessions, pid).due_on == accepted.due_on
+    with sessions() as session:
+        moves = session.scalars(sa.select(AuditEvent).where(AuditEvent.action == "petition.deadline")).all()
+        assert [m.details["due_on"] for m in moves] == [
+            handling_due("denunciation", really).isoformat(),
+            acceptance_due("denunciation", really - dt.timedelta(days=2)).isoformat(),
+        ]
+
+
+def test_a_corrected_content_type_in_resolution_takes_its_own_rule(
+    client: FlaskClient, staff: World, sessions: sessionmaker[Session]
+) -> None:
+    pid = make_petition(sessions, content_type="complaint")
+    act(client, staff, "x1-officer", pid, "classify")
+    act(client, staff, "x1-leader", pid, "accept", complex_case=True)
+    accepted_on = handling(sessions, pid).accepted_on
+    assert accepted_on is not None
+    assert handling(sessions, pid).due_on == resolution_due("complaint", accepted_on, complex_case=True)  # 45 days
+    correct(client, staff, pid, content_type="denunciation")
+    assert handling(sessions, pid).due_on == resolution_due("denunciation", accepted_on, complex_case=True)  # 30

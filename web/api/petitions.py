@@ -14,6 +14,7 @@ from models.permissions import Action
 from models.record_changes import change_record, create_petition
 from models.record_queries import RecordFilters, page, petition_query
 from models.records import PETITION_SOURCES, Petition
+from models.workflow import follow_correction
 from models.workflow import start as start_handling
 from web.api import workflow
 from web.auth import login_required, principal
@@ -81,9 +82,11 @@ def change(petition_id: int) -> dict[str, Any]:
     """Change a draft; correct a final petition (``reason`` required, audited)."""
     body = PetitionChange.model_validate(request.get_json())
     pet, unit = visible(Petition, petition_id, Action.WRITE_RECORDS)
-    change_record(db(), principal(), pet, body.model_dump(exclude_unset=True, exclude={"reason"}), body.reason)
+    diff = change_record(db(), principal(), pet, body.model_dump(exclude_unset=True, exclude={"reason"}), body.reason)
     if pet.status == "final":  # a draft made final enters the handling (no-op when it has already)
         start_handling(db(), pet, who=principal())
+        if diff.keys() & {"received_on", "content_type"}:  # a running deadline counted from them moves too
+            follow_correction(db(), principal(), pet)
     db().commit()
     return record_json(pet, unit.code)
 
