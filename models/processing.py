@@ -80,7 +80,7 @@ def _decide_one(conn: sa.Connection, decision: Decision, now: dt.datetime) -> bo
 
 _FINAL = tuple(s.value for s in FINAL_STATUSES)
 _COLUMNS = (Submission.id, Submission.version, Submission.status, Submission.form_code, Submission.form_version)
-_ONE = sa.select(*_COLUMNS, Submission.figures).where(Submission.id == sa.bindparam("id")).with_for_update()
+_ONE = sa.select(*_COLUMNS, Submission.figures).where(Submission.id == sa.bindparam("id"))
 _target = sa.select(Submission.unit_id, Submission.period_id, Submission.form_code, Submission.version).where(
     Submission.id == sa.bindparam("id")
 )

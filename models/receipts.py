@@ -7,6 +7,7 @@ import hashlib
 import json
 import os
 from dataclasses import dataclass
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
@@ -31,11 +32,12 @@ def sha256_hex(data: bytes) -> str:
 class Signer:
     private_key: Ed25519PrivateKey
 
-    @property
+    # Cached: every receipt names the key, and deriving it took 2-3 % of the intake's CPU.
+    @cached_property
     def public_bytes(self) -> bytes:
         return self.private_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
 
-    @property
+    @cached_property
     def key_id(self) -> str:
         return sha256_hex(self.public_bytes)[:16]
 
