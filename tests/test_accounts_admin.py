@@ -160,6 +160,26 @@ def test_a_disabled_account_cannot_log_in_nor_use_its_token(
     assert [a for a, _ in audit_actions(sessions)] == ["account.disable", "account.enable"]
 
 
+def test_an_account_disabled_by_another_process_stops_here_within_a_second(
+    client: FlaskClient, world: World, sessions: sessionmaker[Session], redis_client: Any
+) -> None:
+    """What another gunicorn process does when it disables an account: write it, then move
+    the shared principal epoch. This process still holds the token cached, and drops it."""
+    import time
+
+    from web.auth import EPOCH_CHECK_SECONDS, EPOCH_KEY
+
+    token = world.tokens["x1-reporter"]
+    assert client.get("/api/v1/units/P01.X1", headers=auth(token)).status_code == 200  # cached now
+    with sessions() as session:
+        session.execute(sa.update(Account).where(Account.username == "x1-reporter").values(disabled=True))
+        session.commit()
+    assert client.get("/api/v1/units/P01.X1", headers=auth(token)).status_code == 200, "cached: not seen yet"
+    redis_client.incr(EPOCH_KEY)
+    time.sleep(EPOCH_CHECK_SECONDS + 0.1)
+    assert client.get("/api/v1/units/P01.X1", headers=auth(token)).status_code == 401
+
+
 def test_disabling_an_account_with_open_items_needs_a_handover(
     client: FlaskClient, world: World, sessions: sessionmaker[Session]
 ) -> None:

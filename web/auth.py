@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
+import redis
 import structlog
 from flask import g, request
 
@@ -21,14 +23,55 @@ from web.services import db, services
 F = TypeVar("F", bound=Callable[..., Any])
 log = structlog.get_logger(__name__)
 
-# A disabled account or a revoked token stops working within this many seconds.
+# A token's principal, cached; an expired or revoked token stops working within 30 s at most,
+# and within about a second when the change came through the API (the epoch below).
 _principals: TTLCache[str, Principal | None] = TTLCache(seconds=30)
+# The processes' shared principal epoch: the process that changes an account increments it,
+# and every process, reading it at most once per EPOCH_CHECK_SECONDS, empties its cache
+# when it moved. One Redis GET a second per process, none per request.
+EPOCH_KEY = "kntc:principals:epoch"
+EPOCH_CHECK_SECONDS = 1.0
+
+
+@dataclass
+class _Epoch:
+    value: int | None = None
+    checked: float = 0.0
+
+
+_epoch = _Epoch()
 
 
 def forget_principals() -> None:
-    """Empty this process's principal cache (after a role change or a disabled account): it
-    takes effect here at once, in the other processes within the cache's 30 s."""
+    """Empty the principal caches (after a role change, a disabled account, a new password):
+    this process's at once, the other processes' within about a second."""
     _principals.clear()
+    client = services().redis
+    if client is None:  # embedded: one process, already done
+        return
+    try:
+        _epoch.value = int(client.incr(EPOCH_KEY))
+    except redis.RedisError as error:  # the other processes then follow within the cache's 30 s
+        log.warning("principal epoch not incremented", error=str(error))
+
+
+def _follow_epoch() -> None:
+    """Empty this process's cache when another process moved the epoch (read at most once a second)."""
+    now = time.monotonic()
+    if now - _epoch.checked < EPOCH_CHECK_SECONDS:
+        return
+    _epoch.checked = now
+    client = services().redis
+    if client is None:
+        return
+    try:
+        raw = client.get(EPOCH_KEY)
+    except redis.RedisError:
+        return
+    value = int(raw) if raw else 0
+    if value != _epoch.value:
+        _principals.clear()
+        _epoch.value = value
 
 
 class Unauthorized(DomainError):
@@ -52,6 +95,7 @@ def first_contact() -> str | None:
     """The digest of the request's token when its principal is not cached: the intake may then
     authenticate it inside its own statement (``Intake.submit_first_contact``)."""
     token = bearer_token()
+    _follow_epoch()
     return hash_token(token) if token and not _principals.holds(token) else None
 
 
@@ -72,6 +116,7 @@ def principal_for(token: str, *, defer_last_seen: bool = False) -> Principal | N
     :func:`login_required_folding_last_seen`), so that a view writing anyway can fold it
     into its own statement instead of a transaction of its own.
     """
+    _follow_epoch()
     who = _principals.get(token, _load) if token else None
     now = utcnow()
     if who is None or (who.expires_at is not None and who.expires_at <= now):
