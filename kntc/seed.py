@@ -59,6 +59,9 @@ def seed(
             period = open_period(session, period_code, utcnow().replace(microsecond=0) + due_in)
             records = _records(session, period) if with_records else {}
             session.commit()
+            if engine.dialect.name == "postgresql":  # fresh statistics: plans for the tree and records just loaded
+                session.execute(sa.text("ANALYZE"))
+                session.commit()
             return Seeded(settings, len(rows), period.code, period.id, period.due_at, tokens, admin_token, records)
     finally:
         engine.dispose()
