@@ -91,7 +91,10 @@ _SAME_QUERY = "f.query_key = :key AND f.starts_on = :start AND f.ends_on = :end"
 # read by the index alone, so no plan depends on estimates (a freshly imported unit tree has
 # none, and a nested loop of 4,000 units by 4,000 rows took 1.5 s).
 _SUBTREE = f"SELECT unit_id, child FROM ({BY_CHILD}) m"  # noqa: S608
-_STORED = f"SELECT f.unit_id, f.figures FROM form_unit_figures f WHERE {_SAME_QUERY} AND f.unit_id = ANY(:units)"  # noqa: S608
+_STORED = f"SELECT f.unit_id, f.figures FROM form_unit_figures f WHERE {_SAME_QUERY}"  # noqa: S608
+# A subtree of up to this many units reads its rows by key (a province: 5 ms); a larger one
+# the query's whole range, which is quicker than 4,000 keys (nation: 30 ms against 75 ms).
+BY_KEYS_UP_TO = 1000
 _STALE = f"""WITH touched AS MATERIALIZED ({_TOUCHED.format(changes="form_changes")})
 SELECT DISTINCT f.unit_id FROM touched t
 JOIN form_unit_figures f ON {_SAME_QUERY} AND f.unit_id = t.unit_id
@@ -140,8 +143,11 @@ def child_totals(session: Session, query: SourceQuery, window: Window) -> dict[s
     same = {"key": query_key(query), "start": window.start, "end": window.end}
     subtree = {"root_like": window.root_like, "root_length": window.root_length}
     child_of: dict[int, str] = dict(session.execute(sa.text(_SUBTREE), subtree).all())
-    stored = session.execute(sa.text(_STORED), {**same, "units": list(child_of)})
-    figures: dict[int, list[Decimal]] = {unit_id: list(values) for unit_id, values in stored}
+    if len(child_of) <= BY_KEYS_UP_TO:
+        stored = session.execute(sa.text(_STORED + " AND f.unit_id = ANY(:units)"), {**same, "units": list(child_of)})
+    else:
+        stored = session.execute(sa.text(_STORED), same)
+    figures = {unit_id: list(values) for unit_id, values in stored if unit_id in child_of}
     for unit_id in session.scalars(sa.text(_STALE), same):
         figures.pop(unit_id, None)
     missing = sorted(set(child_of) - set(figures))
