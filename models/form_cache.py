@@ -5,8 +5,8 @@ A form's query for one record table (``SourceQuery``) gives, for each unit, the 
 the records it holds. Those are additive up the tree (distinct cases are counted per
 holding unit, ``models/form_query.py``), so a subtree's row per child is the sum of its
 units' rows. This module stores each unit's figures per query and data window, with the
-PostgreSQL snapshot they were computed in, and recomputes only the units whose records
-changed since.
+PostgreSQL snapshot taken just before they were computed, and recomputes only the units
+whose records changed since.
 
 **What changed.** Statement-level triggers (migration 0009) log every insert, update and
 delete of receptions, reception sessions, petitions, handling rows and petition events in
@@ -18,7 +18,8 @@ unit holding its records). Snapshots, not timestamps or deletions: a computation
 read the records before a change committed but stored its figures after is still caught.
 TRUNCATE of a record table empties the cache.
 
-**Compaction.** ``compact`` (the scheduler's ``compact_form_cache`` job) drops the figures
+**Compaction.** ``compact`` (first step of the scheduler's ``refresh_form_figures`` job,
+``models/form_refresh.py``) drops the figures
 that committed changes made stale, then those changes, so the log stays short. It takes
 an exclusive advisory lock; every computation holds it shared until its transaction ends,
 so no figures computed before a change committed can be stored after the change is gone.
@@ -68,7 +69,7 @@ class UnitFigures(Base):
     ends_on: Mapped[dt.date] = mapped_column(sa.Date, primary_key=True)
     unit_id: Mapped[int] = mapped_column(sa.BigInteger, primary_key=True)
     figures: Mapped[list[Decimal]] = mapped_column(FIGURES_TYPE)  # in the order of SourceQuery.keys
-    snapshot: Mapped[str] = mapped_column(sa.Text)  # pg_snapshot of the computing statement
+    snapshot: Mapped[str] = mapped_column(sa.Text)  # pg_snapshot taken just before the computation
     computed_at: Mapped[dt.datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 

@@ -3,9 +3,11 @@
 ``compute_form(session, form, period, unit)`` runs at most one query per record table
 the form reads (receptions, reception sessions, petitions; ``models/form_query.py``
 builds them from the columns' ``count`` specs) and returns the figures of the unit's
-subtree for the period's data window, one row per direct child of the unit.
+subtree for the period's data window, one row per direct child of the unit. The queries
+give each unit's figures, which are stored and added up (``models/form_cache.py``): only
+the units whose records changed since are read again.
 
-Decisions (``/work/wt/ENGINE_INTERFACE.md`` asks to state them):
+Decisions:
 
 - **Rows.** One row per direct child of ``unit`` that was open at some day of the period
   (the tree as it stood: a district abolished after the period still has its row), in
