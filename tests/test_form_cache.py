@@ -125,7 +125,6 @@ def test_figures_read_before_a_write_committed_are_not_kept(sessions: sessionmak
         root = s.units["VN"]
     with sessions() as reader, sessions() as writer:
         computed = compute_form(reader, form(), QUARTER, root)  # read, not committed yet
-        Store(writer).units = s.units
         writer_store = Store(writer)
         writer_store.units = s.units
         writer_store.reception("X1", IN_PERIOD)
