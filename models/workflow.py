@@ -40,6 +40,7 @@ from models.base import utcnow
 from models.deadlines import (
     DeadlineRules,
     RuleError,
+    Versions,
     acceptance_due,
     extended_due,
     handling_due,
@@ -284,19 +285,24 @@ def _due_again(session: Session, petition: Petition, handling: PetitionHandling)
         return handling.due_on
     accepted = handling.accepted_on
     try:
-        due = resolution_due(
-            kind,
-            accepted,
-            resolution_round=handling.resolution_round,
-            complex_case=handling.complex_case,
-            remote=handling.remote_area,
-            in_use=in_use,
-        )
+        due = _resolution_due(kind, handling, accepted, in_use)
         for done in range(handling.extensions):
             due = extended_due(kind, accepted, due, done, in_use=in_use)
     except RuleError:  # the new content type's rules allow fewer extensions: keep the deadline given
         return handling.due_on
     return due
+
+
+def _resolution_due(content_type: str, handling: PetitionHandling, accepted_on: dt.date, in_use: Versions) -> dt.date:
+    """The resolution deadline from the acceptance, by the handling's round, complexity and area."""
+    return resolution_due(
+        content_type,
+        accepted_on,
+        resolution_round=handling.resolution_round,
+        complex_case=handling.complex_case,
+        remote=handling.remote_area,
+        in_use=in_use,
+    )
 
 
 def _safe_due(compute: Any) -> dt.date | None:
@@ -430,14 +436,7 @@ def _accept(
         handling.resolution_round = command.resolution_round
     in_use = versions(session)
     try:
-        handling.due_on = resolution_due(
-            petition.content_type,
-            on,
-            resolution_round=handling.resolution_round,
-            complex_case=handling.complex_case,
-            remote=handling.remote_area,
-            in_use=in_use,
-        )
+        handling.due_on = _resolution_due(petition.content_type, handling, on, in_use)
     except RuleError as error:
         raise Conflict(str(error)) from None
     handling.rules_version = rules_on(on, in_use).version

@@ -13,6 +13,7 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 from helpers import World, auth
+from record_factories import reception as reception_body
 
 from models.forms import FormVersion, catalogue
 from models.report_requests import report_key
@@ -32,18 +33,7 @@ def tcd() -> FormVersion:
 
 def reception(client: FlaskClient, token: str, unit: str, **changes: Any) -> int:
     """Record a reception (final, regular, one person, a new case unless given); returns its id."""
-    body: dict[str, Any] = {
-        "unit": unit,
-        "received_on": day(),
-        "kind": "regular",
-        "people": 1,
-        "crowd_group": False,
-        "case_id": None,
-        "content_type": "complaint",
-        "field": "land",
-        "status": "final",
-    }
-    body.update(changes)
+    body = reception_body(unit, **{"received_on": day(), **changes})
     response = client.post("/api/v1/receptions", json=body, headers=auth(token))
     assert response.status_code == 201, response.get_data(as_text=True)
     return int(response.get_json()["id"])
