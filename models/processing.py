@@ -17,13 +17,16 @@ import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
 from models.forms import FormCatalogue
 from models.submissions import FINAL_STATUSES, OutboxEntry, Status, Submission
+
+if TYPE_CHECKING:
+    import psycopg
 
 
 @dataclass(frozen=True)
@@ -60,13 +63,25 @@ def process(
     pending = [] if target is None or target.status in _FINAL else [row for row in rows if row.status not in _FINAL]
     decisions = [_decide(row, forms) for row in pending]
     if decisions and conn.dialect.name == "postgresql":
-        written = {row[0] for row in conn.exec_driver_sql(_DECIDE_PG, _decide_params(decisions, now))}
+        written = _decide_pg(conn, decisions, now)
     else:
         written = {d.submission_id for d in decisions if _decide_one(conn, d, now)}
         resource_ids = [str(d.submission_id) for d in decisions] or [str(submission_id)]
         conn.execute(sa.delete(OutboxEntry).where(OutboxEntry.resource_id.in_(resource_ids)))
     db.commit()
     return [d for d in decisions if d.submission_id in written]
+
+
+def _decide_pg(conn: sa.Connection, decisions: list[Decision], now: dt.datetime) -> set[uuid.UUID]:
+    # Planned at every call, never from a cached plan: a connection's plan is fixed on its
+    # first few calls, when the outbox is nearly empty and a sequential scan is cheapest, and
+    # later reused when the outbox holds every report still undecided (a deadline backlog,
+    # a relay's catch-up) and dead rows no vacuum has yet removed: measured, 155 pages read
+    # a decision instead of 3 through the index on resource_id.
+    driver = cast("psycopg.Connection[Any]", conn.connection.dbapi_connection)
+    with driver.cursor() as cursor:
+        cursor.execute(_DECIDE_PG, _decide_params(decisions, now), prepare=False)
+        return {row[0] for row in cursor.fetchall()}
 
 
 def _decide_one(conn: sa.Connection, decision: Decision, now: dt.datetime) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import time
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -191,3 +192,54 @@ def test_completeness_counts_the_newest_accepted_version(
 
 def _refuse(*_args: Any, **_kwargs: Any) -> None:
     raise ConnectionError("Redis is unreachable (injected)")
+
+
+def _outbox_scans(engine: sa.Engine) -> tuple[int, int]:
+    """(sequential, index) scans of the outbox so far, as the statistics collector has them."""
+    with engine.connect() as conn:
+        conn.execute(sa.text("SELECT pg_stat_clear_snapshot()"))
+        row = conn.execute(sa.text("SELECT seq_scan, idx_scan FROM pg_stat_user_tables WHERE relname = 'outbox'"))
+        seq, idx = row.one()
+        return int(seq), int(idx or 0)
+
+
+def _flushed_scans(engine: sa.Engine, worker: sa.Connection, before: tuple[int, int] | None) -> tuple[int, int]:
+    # A backend publishes its counts when it goes idle; forced here, and awaited.
+    worker.execute(sa.text("SELECT pg_stat_force_next_flush()"))
+    deadline = time.monotonic() + 10
+    scans = _outbox_scans(engine)
+    while before is not None and scans == before and time.monotonic() < deadline:
+        time.sleep(0.05)
+        scans = _outbox_scans(engine)
+    return scans
+
+
+def test_a_decision_reaches_its_outbox_row_through_the_index_after_the_outbox_grew(
+    client: FlaskClient, world: World, database: sa.Engine, runtime: Any
+) -> None:
+    # A deadline backlog: the worker's connection has decided many reports while the outbox
+    # was small, then the outbox fills with reports still waiting. The next decision must
+    # not scan all of them (a plan cached on the small outbox did: O(backlog) a decision).
+    token = world.tokens["p01-reporter"]
+    ids = [submit(client, token, submission(unit="P01.X1"), key=f"k{i}")[1]["id"] for i in range(13)]
+    with database.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        conn.execute(sa.text("VACUUM ANALYZE outbox"))
+    worker = database.connect().execution_options(isolation_level="AUTOCOMMIT")
+    try:
+        for sid in ids[:12]:
+            assert process(worker, uuid.UUID(sid), runtime.forms, utcnow())
+        with database.begin() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO outbox (queue, actor, resource_id, attempts, next_attempt_at, created_at) "
+                    "SELECT 'submissions', 'process_submission', gen_random_uuid()::text, 0, now(), now() "
+                    "FROM generate_series(1, 20000)"
+                )
+            )
+        before = _flushed_scans(database, worker, None)
+        assert process(worker, uuid.UUID(ids[12]), runtime.forms, utcnow())
+        seq, idx = _flushed_scans(database, worker, before)
+    finally:
+        worker.close()
+    assert idx > before[1]
+    assert seq == before[0]
