@@ -8,7 +8,8 @@ PostgreSQL and the workers on the same cores the intake is CPU-bound, and more p
 only add switching. On a host of its own, raise KNTC_WEB_WORKERS to its cores. Sync
 workers answer ``Connection: close``, so there is no keep-alive to tune.
 Metrics use prometheus_client's multiprocess mode; its directory must be set before any
-worker imports prometheus_client, and wiped at start.
+worker imports prometheus_client, and wiped at start. The master also maps the table of
+version guesses that its workers share.
 """
 
 from __future__ import annotations
@@ -36,6 +37,11 @@ _prom_dir = os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(Path(tempfile.
 def on_starting(server: Any) -> None:
     shutil.rmtree(_prom_dir, ignore_errors=True)
     Path(_prom_dir).mkdir(parents=True, exist_ok=True)
+    # Before the fork: every worker guesses a unit's next report version from one table
+    # (models/version_guesses.py), whichever worker stored the previous one.
+    from models.version_guesses import share_between_forks
+
+    share_between_forks()
 
 
 def child_exit(server: Any, worker: Any) -> None:

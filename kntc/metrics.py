@@ -27,6 +27,11 @@ http_duration = Histogram(
 submissions_received = Counter(
     "kntc_submissions_received_total", "Reports stored at intake, by timeliness.", ["timeliness"]
 )
+intake_retries = Counter(
+    "kntc_intake_retries_total",
+    "Intake statements run again because the version guessed for the report was taken "
+    "(its unit's previous report stored by another process, or a twin at the same moment).",
+)
 idempotent_replays = Counter(
     "kntc_idempotent_replays_total", "Requests answered from an earlier one with the same Idempotency-Key."
 )

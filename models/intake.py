@@ -7,6 +7,7 @@ intake answers in milliseconds whatever the form.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -26,6 +27,7 @@ from models.forms import FormCatalogue, FormVersion
 from models.periods import LockException, Timeliness, describe_deadline
 from models.receipts import Signer, canonical_json, sha256_hex
 from models.submissions import IdempotencyRecord, OutboxEntry, Status, Submission, new_submission_id
+from models.version_guesses import version_guesses
 
 SCOPE = "submissions"
 QUEUE = "submissions"
@@ -59,6 +61,7 @@ class IntakeResult:
     unit_id: int = 0
     version: int = 0
     last_seen_written: bool = False  # the account's last-seen time was committed with the submission
+    retries: int = 0  # statements run again because the version guessed was taken
 
 
 @dataclass(frozen=True)
@@ -87,7 +90,7 @@ class Intake:
         # round trip. SQLite: a plain one, as it takes a statement per row, committed together.
         self._connect = engine
         self._postgres = engine.dialect.name == "postgresql"
-        self._versions = _LatestVersions()
+        self._versions = version_guesses()
 
     def submit(
         self,
@@ -118,7 +121,7 @@ class Intake:
             # A unit's first report of a form (every request of a deadline surge) is version 1
             # without asking; the statement stores nothing if the guess is wrong.
             version = self._versions.next(slot) if self._postgres else self._latest(conn, slot) + 1
-            for _ in range(VERSION_RETRIES):
+            for attempt in range(VERSION_RETRIES):
                 try:
                     stored = self._store(
                         conn, who, request, idempotency_key, period, unit, form, received_at, on_time, version,
@@ -134,7 +137,7 @@ class Intake:
                     continue
                 if stored.result is not None:
                     self._versions.stored(slot, version)
-                    return stored.result
+                    return _with_retries(stored.result, attempt)
                 self._versions.stored(slot, stored.latest)  # the guess was behind: the statement says where
                 version = stored.latest + 1
         raise Conflict(f"unit {unit.code} is submitting {form.code} many times at once; send it again")
@@ -168,7 +171,7 @@ class Intake:
         version = self._versions.next(slot)
         on_time = timeliness is Timeliness.ON_TIME
         with self._connect.connect() as conn:
-            for _ in range(VERSION_RETRIES):
+            for attempt in range(VERSION_RETRIES):
                 try:
                     stored = self._store(
                         conn, None, request, idempotency_key, period, unit, form, received_at, on_time, version,
@@ -179,8 +182,9 @@ class Intake:
                     stored = _Attempt(None, refused=True)
                 if stored.result is not None:
                     self._versions.stored(slot, version)
-                if stored.result is not None or stored.refused:
-                    return stored.result
+                    return _with_retries(stored.result, attempt)
+                if stored.refused:
+                    return None
                 self._versions.stored(slot, stored.latest)
                 version = stored.latest + 1
         return None
@@ -321,21 +325,8 @@ class Intake:
         return _Attempt(result)
 
 
-class _LatestVersions:
-    """The latest version this process knows of each (unit, period, form): a guess, checked on insert."""
-
-    LIMIT = 200_000
-
-    def __init__(self) -> None:
-        self._known: dict[tuple[int, int, str], int] = {}
-
-    def next(self, slot: tuple[int, int, str]) -> int:
-        return self._known.get(slot, 0) + 1
-
-    def stored(self, slot: tuple[int, int, str], version: int) -> None:
-        if len(self._known) >= self.LIMIT:
-            self._known.clear()  # a forgotten slot only costs one query when it is next used
-        self._known[slot] = max(version, self._known.get(slot, 0))
+def _with_retries(result: IntakeResult, retries: int) -> IntakeResult:
+    return dataclasses.replace(result, retries=retries) if retries else result
 
 
 def _table(model: type[Base]) -> sa.Table:

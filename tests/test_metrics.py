@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -176,3 +177,33 @@ def test_record_writes_waiting_for_the_form_refresh(client: FlaskClient, world: 
     form_cache.compact(db)
     db.commit()
     assert value(metrics(client), "kntc_form_changes_pending") == 0
+
+
+def test_gunicorn_workers_share_their_version_guesses(
+    world: World, tmp_path: Path, sessions: sessionmaker[Session]
+) -> None:
+    # One unit's reports, one after the other, land on either worker: each guesses the
+    # next version from the table both share, so no intake statement runs twice.
+    port = free_port()
+    access_log = tmp_path / "access.log"
+    env = service_env(tmp_path, PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom-web"))
+    args = gunicorn(port, 2, "--access-logfile", str(access_log), "--access-logformat", "%(p)s %(U)s")
+    headers = auth(world.tokens["x1-reporter"])
+
+    def stored_by() -> Counter[str]:
+        lines = access_log.read_text().splitlines() if access_log.exists() else []
+        return Counter(line.split()[0] for line in lines if line.endswith(" /api/v1/submissions"))
+
+    versions = []
+    with running(args, env, tmp_path / "gunicorn.log") as proc:
+        wait_until(lambda: http_up(port), 60, "gunicorn answers", proc)
+        # Until each worker has stored several (a free worker often takes the next connection again).
+        while len(versions) < 400 and (len(stored_by()) < 2 or min(stored_by().values()) < 5):
+            versions.append(call(port, "POST", "/api/v1/submissions", submission(), headers))
+        _, _, text = call(port, "GET", "/metrics")
+    assert min(stored_by().values()) >= 5 and len(stored_by()) == 2, stored_by()
+    assert {status for status, _, _ in versions} == {202}
+    assert [body["receipt"]["version"] for _, _, body in versions] == list(range(1, len(versions) + 1))
+    assert value(scrape(text), "kntc_intake_retries_total") == 0
+    with sessions() as session:
+        assert session.scalar(sa.select(sa.func.count()).select_from(Submission)) == len(versions)

@@ -44,7 +44,7 @@ def create() -> Response:
     result = _first_contact(digest) if digest else None
     if result is None:
         return _create()
-    metrics.submissions_received.labels(timeliness="on_time" if result.on_time else "late").inc()
+    _count_stored(result)
     _send_after_commit(result)
     return _accepted(result)
 
@@ -70,9 +70,15 @@ def _create() -> Response:
     if result.replayed:
         metrics.idempotent_replays.inc()
     else:
-        metrics.submissions_received.labels(timeliness="on_time" if result.on_time else "late").inc()
+        _count_stored(result)
         _send_after_commit(result)
     return _accepted(result)
+
+
+def _count_stored(result: IntakeResult) -> None:
+    metrics.submissions_received.labels(timeliness="on_time" if result.on_time else "late").inc()
+    if result.retries:
+        metrics.intake_retries.inc(result.retries)
 
 
 def _idempotency_key() -> str | None:
