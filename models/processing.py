@@ -78,10 +78,12 @@ def _decide_pg(conn: sa.Connection, decisions: list[Decision], now: dt.datetime)
     # later reused when the outbox holds every report still undecided (a deadline backlog,
     # a relay's catch-up) and dead rows no vacuum has yet removed: measured, 155 pages read
     # a decision instead of 3 through the index on resource_id.
-    driver = cast("psycopg.Connection[Any]", conn.connection.dbapi_connection)
-    with driver.cursor() as cursor:
-        cursor.execute(_DECIDE_PG, _decide_params(decisions, now), prepare=False)
-        return {row[0] for row in cursor.fetchall()}
+    driver = cast("psycopg.Connection[Any]", conn.connection.driver_connection)
+    threshold, driver.prepare_threshold = driver.prepare_threshold, None
+    try:
+        return {row[0] for row in conn.exec_driver_sql(_DECIDE_PG, _decide_params(decisions, now))}
+    finally:
+        driver.prepare_threshold = threshold
 
 
 def _decide_one(conn: sa.Connection, decision: Decision, now: dt.datetime) -> bool:
