@@ -71,6 +71,16 @@ def send(
     _broker.enqueue(message, delay=delay_ms)
 
 
+def waiting(queue: str) -> int | None:
+    """Messages of the queue waiting in Redis for a worker to fetch them (None: not on Redis).
+
+    Fetched and running messages are not counted, nor those in the delay queue.
+    """
+    if not isinstance(_broker, RedisBroker):
+        return None
+    return int(_broker.client.llen(f"{_broker.namespace}:{queue}"))
+
+
 def reset_for_tests() -> None:
     """Forget the configured broker (tests configure a fresh one per case)."""
     global _broker, _limiter_backend

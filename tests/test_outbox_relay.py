@@ -104,6 +104,39 @@ def test_messages_lost_with_redis_are_sent_again(
     assert outbox(sessions) == []
 
 
+def test_a_backlog_still_waiting_in_redis_is_not_sent_again(
+    client: FlaskClient, world: World, runtime: Any, sessions: sessionmaker[Session], redis_client: Any
+) -> None:
+    # Workers down past the relay's delay: every entry is due, every message still waits.
+    # Sending them again would only lengthen the queue the workers come back to.
+    token = world.tokens["p01-reporter"]
+    for unit in ("P01.X1", "P01.X2", "P01"):
+        submit(client, token, submission(unit=unit))
+    let_the_delay_pass(sessions)
+
+    assert relay_round(runtime) == 0
+    assert redis_client.llen("dramatiq:submissions") == 3
+    assert [e.attempts for e in outbox(sessions)] == [0, 0, 0]
+
+
+def test_after_redis_lost_its_messages_only_the_lost_are_sent_again(
+    client: FlaskClient, world: World, runtime: Any, sessions: sessionmaker[Session], redis_client: Any
+) -> None:
+    token = world.tokens["p01-reporter"]
+    lost = [submit(client, token, submission(unit=unit))[1]["id"] for unit in ("P01.X1", "P01.X2", "P01")]
+    redis_client.flushdb()
+    waiting = [submit(client, token, submission(unit=unit))[1]["id"] for unit in ("P01.X1", "P01.X2")]
+    let_the_delay_pass(sessions)  # all five are due; two of them still wait in Redis
+
+    assert relay_round(runtime) == 3
+    messages = queued_messages(redis_client)
+    assert sorted(m.args[0] for m in messages) == sorted(lost + waiting)
+    assert {e.resource_id: e.attempts for e in outbox(sessions)} == {
+        **dict.fromkeys(lost, 1),
+        **dict.fromkeys(waiting, 0),
+    }
+
+
 def test_outbox_rows_are_deleted_when_processed(
     client: FlaskClient, world: World, drain: Callable[..., None], sessions: sessionmaker[Session]
 ) -> None:

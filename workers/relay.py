@@ -36,7 +36,7 @@ def relay_round(rt: Runtime) -> int:
     total = 0
     while True:
         with rt.sessions() as session:
-            sent = relay_once(session, _send, utcnow(), delay)
+            sent = relay_once(session, _send, utcnow(), delay, waiting=kntc_broker.waiting)
         total += sent
         if sent == 0:
             return total
