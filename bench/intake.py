@@ -24,6 +24,11 @@ wrk``), else from the much costlier ``bench/loadgen.py``. ``--profile DIR`` samp
 web and worker processes with py-spy (``pip install py-spy``); ``--only ours`` skips the
 naive run; ``--gunicorn-args '-k gthread --threads 4'`` measures another worker class;
 ``--worker-nice 10`` runs the workers at a lower CPU priority; ``--keep`` keeps the logs.
+
+A backlog (workers down at a deadline): ``--only ours --workers-after 90 --relay-delay 30``
+starts the workers 90 s after the surge, past the relay's delay, and prints how long they
+took to decide it, how many messages the relay sent again and how many found nothing
+left to decide (read from the workers' metrics).
 """
 
 from __future__ import annotations
@@ -39,8 +44,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -51,13 +57,14 @@ import procs
 import psycopg
 import redis
 import sqlalchemy as sa
+from prometheus_client.parser import text_string_to_metric_families
 from rich.console import Console
 from rich.table import Table
 
 from kntc.migrate import upgrade
 from kntc.seed import Seeded, seed
 from kntc.settings import Settings
-from kntc.stack import dramatiq_command, free_port, gunicorn_command, processes, service_env, wait_healthy
+from kntc.stack import HOST, dramatiq_command, free_port, gunicorn_command, processes, service_env, wait_healthy
 from kntc.surge import valid_figures
 
 BENCH = Path(__file__).resolve().parent
@@ -89,6 +96,9 @@ class Measured:
     lost: int = 0
     load_average: float = 0.0
     cpu: dict[str, float] | None = None  # CPU seconds by role, from the first request to all processed
+    workers_started: dt.datetime | None = None  # with --workers-after
+    drained_seconds: float | None = None  # with --workers-after: workers started -> last report processed
+    workers_said: dict[str, float] | None = None  # worker_metrics()
 
     @property
     def accepted_per_s(self) -> float:
@@ -133,6 +143,19 @@ def parse_args() -> argparse.Namespace:
         default=0,
         help="run the workers at this niceness (e.g. 10: the web first when both share the cores)",
     )
+    parser.add_argument(
+        "--workers-after",
+        type=int,
+        metavar="SECONDS",
+        help="start the workers this long after the surge (workers down at a deadline: a backlog)",
+    )
+    parser.add_argument("--relay-delay", type=int, metavar="SECONDS", help="KNTC_RELAY_DELAY_SECONDS for the run")
+    parser.add_argument(
+        "--surge-rate",
+        type=int,
+        metavar="N",
+        help="KNTC_SURGE_RATE for the run (0: the workers decide at once, alongside the surge)",
+    )
     parser.add_argument("--wrk-threads", type=int, default=1, help="one is plenty, and leaves the cores to the server")
     parser.add_argument("--generator", choices=("wrk", "python"), default="wrk" if shutil.which("wrk") else "python")
     parser.add_argument("--only", choices=("ours", "naive"), help="measure one intake only (default: both)")
@@ -169,24 +192,62 @@ def write_tokens(seeded: Seeded, run_dir: Path) -> None:
 def measure(case: Case, args: argparse.Namespace, settings: Settings, seeded: Seeded, run_dir: Path) -> Measured:
     case_dir = run_dir / case.name
     (case_dir / "out").mkdir(parents=True)
+    logs = case_dir / "logs"
     port = free_port()
-    commands = {
-        "gunicorn": gunicorn_command(port, case.app) + args.gunicorn_args.split(),
-        "workers": _niced(args.worker_nice, dramatiq_command(case.workers, args.worker_processes, args.worker_threads)),
+    extra = {"KNTC_RELAY_DELAY_SECONDS": args.relay_delay, "KNTC_SURGE_RATE": args.surge_rate}
+    env = service_env(settings, case_dir, {name: str(value) for name, value in extra.items() if value is not None})
+    workers_command = {
+        "workers": _niced(args.worker_nice, dramatiq_command(case.workers, args.worker_processes, args.worker_threads))
     }
-    with processes(commands, service_env(settings, case_dir), case_dir / "logs") as started:
-        wait_healthy(port, started, case_dir / "logs")
-        wait_workers_ready(case_dir / "logs" / "workers.log", args.worker_processes)
+    with ExitStack() as stack:
+        started = stack.enter_context(
+            processes({"gunicorn": gunicorn_command(port, case.app) + args.gunicorn_args.split()}, env, logs)
+        )
+        wait_healthy(port, started, logs)
+
+        def start_workers() -> None:
+            started.extend(stack.enter_context(processes(workers_command, env, logs)))
+            wait_workers_ready(logs / "workers.log", args.worker_processes)
+
+        if args.workers_after is None:
+            start_workers()
         measured = Measured(case, {}, load_average=os.getloadavg()[0])
         console.print(f"[bold]{case.name}[/]: {args.requests:,} reports at {args.connections} connections …")
         before = cpu_by_role(started, args.database)
         with profiling(args, case, started):
             measured.load = generate(case, args, seeded, port, case_dir, run_dir / "tokens.txt")
+        if args.workers_after is not None:
+            console.print(f"workers start in {args.workers_after} s: the surge waits in Redis meanwhile")
+            time.sleep(args.workers_after)
+            measured.workers_started = dt.datetime.now(dt.UTC)
+            start_workers()
         wait_processed(measured, settings, seeded)
         after = cpu_by_role(started, args.database)
         measured.cpu = {role: procs.cpu_spent(before[role], after[role]) for role in before}
         measured.cpu["load generator"] = measured.load.pop("generator_cpu")
+        measured.workers_said = worker_metrics(int(env["dramatiq_prom_port"]))
     return measured
+
+
+def worker_metrics(port: int) -> dict[str, float]:
+    """What the workers counted (ours only): re-sends by the relay, and messages that found nothing to decide."""
+    try:
+        with urllib.request.urlopen(f"http://{HOST}:{port}/", timeout=5) as response:
+            text = response.read().decode()
+    except OSError:
+        return {}
+    wanted = {
+        "relay re-sends": ("kntc_outbox_relay_resent_total", {}),
+        "duplicates": ("kntc_worker_messages_total", {"outcome": "duplicate"}),
+        "held back (s)": ("kntc_worker_held_back_seconds_total", {}),
+    }
+    said = dict.fromkeys(wanted, 0.0) if "kntc_" in text else {}  # naive's workers count none of ours
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            for what, (name, labels) in wanted.items():
+                if sample.name == name and labels.items() <= sample.labels.items():
+                    said[what] = said.get(what, 0.0) + sample.value
+    return said
 
 
 def _niced(niceness: int, command: list[str]) -> list[str]:
@@ -194,9 +255,10 @@ def _niced(niceness: int, command: list[str]) -> list[str]:
 
 
 def cpu_by_role(started: list[subprocess.Popen[bytes]], database: str) -> dict[str, dict[int, float]]:
+    web, *workers = started  # no workers yet with --workers-after
     return {
-        "web": procs.cpu_seconds(procs.tree(started[0].pid)),
-        "workers": procs.cpu_seconds(procs.tree(started[1].pid)),
+        "web": procs.cpu_seconds(procs.tree(web.pid)),
+        "workers": procs.cpu_seconds([pid for process in workers for pid in procs.tree(process.pid)]),
         "postgres": procs.cpu_seconds(procs.postgres_backends(database)),
     }
 
@@ -208,7 +270,8 @@ def profiling(args: argparse.Namespace, case: Case, started: list[subprocess.Pop
         yield
         return
     out = Path(args.profile) / case.name
-    pids = {"gunicorn": procs.children(started[0].pid), "workers": procs.children(started[1].pid)}
+    web, *workers = started
+    pids = {"gunicorn": procs.children(web.pid), "workers": [p for w in workers for p in procs.children(w.pid)]}
     with procs.sampling(pids, out):
         yield
     for name in pids:
@@ -287,6 +350,8 @@ def wait_processed(measured: Measured, settings: Settings, seeded: Seeded, stall
         measured.stored, measured.processed = stored, processed
         if processed == stored and first and final:
             measured.processed_seconds = (final - first).total_seconds()
+            if measured.workers_started:
+                measured.drained_seconds = (final - measured.workers_started).total_seconds()
         with engine.connect() as conn:
             done = {str(row[0]) for row in conn.execute(decided_ids)}
         measured.lost = len(set(measured.load["ids"]) - done)
@@ -345,6 +410,10 @@ ROWS = (
     ("processed", lambda m: m.processed, "{:,}"),
     ("first request → all processed (s)", lambda m: m.processed_seconds, "{:.1f}"),
     ("lost", lambda m: m.lost, "{}"),
+    ("workers started → all processed (s)", lambda m: m.drained_seconds, "{:.1f}"),
+    ("relay re-sends", lambda m: (m.workers_said or {}).get("relay re-sends"), "{:,.0f}"),
+    ("messages with nothing left to decide", lambda m: (m.workers_said or {}).get("duplicates"), "{:,.0f}"),
+    ("thread-seconds held back for the intake", lambda m: (m.workers_said or {}).get("held back (s)"), "{:,.0f}"),
     ("CPU ms/report: web (gunicorn)", lambda m: _cpu_ms(m, "web"), "{:.2f}"),
     ("CPU ms/report: PostgreSQL (web's and workers')", lambda m: _cpu_ms(m, "postgres"), "{:.2f}"),
     ("CPU ms/report: workers (dramatiq)", lambda m: _cpu_ms(m, "workers"), "{:.2f}"),
