@@ -47,6 +47,10 @@ worker_duration = Histogram(
     ["actor"],
     buckets=(*LATENCY_BUCKETS, 30.0, 60.0),
 )
+held_back_for_intake = Counter(
+    "kntc_worker_held_back_seconds_total",
+    "Seconds worker threads held reports back while the intake surged (KNTC_SURGE_RATE).",
+)
 rate_limit_deferrals = Counter(
     "kntc_rate_limit_deferrals_total", "Messages put back for later because a rate limit was full.", ["limiter"]
 )

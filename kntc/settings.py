@@ -43,6 +43,11 @@ class Settings:
     # above the actor's time limit so a live job never loses its slot.
     limiter_ttl_ms: int = 35_000
     submission_time_limit_ms: int = 30_000
+    # While reports arrive faster than this a second (all web processes), workers hold each
+    # back until it is max_decision_lag_seconds old or the surge passed (kntc/intake_rate.py);
+    # 0: never.
+    surge_rate: int = 200
+    max_decision_lag_seconds: int = 30
     # Outbox relay: re-send what is still queued after this many seconds.
     relay_delay_seconds: int = 60
     relay_interval_seconds: int = 5
@@ -91,6 +96,8 @@ class Settings:
             db_job_concurrency=_int(env, "KNTC_DB_JOB_CONCURRENCY", 8),
             limiter_ttl_ms=_int(env, "KNTC_LIMITER_TTL_MS", 35_000),
             submission_time_limit_ms=_int(env, "KNTC_SUBMISSION_TIME_LIMIT_MS", 30_000),
+            surge_rate=_int(env, "KNTC_SURGE_RATE", 200),
+            max_decision_lag_seconds=_int(env, "KNTC_MAX_DECISION_LAG_SECONDS", 30),
             relay_delay_seconds=_int(env, "KNTC_RELAY_DELAY_SECONDS", 60),
             relay_interval_seconds=_int(env, "KNTC_RELAY_INTERVAL_SECONDS", 5),
             embedded_worker_threads=_int(env, "KNTC_EMBEDDED_WORKER_THREADS", 4),

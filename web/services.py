@@ -11,6 +11,7 @@ from flask import current_app, g
 from sqlalchemy.orm import Session, sessionmaker
 
 from kntc.broker import redis_client
+from kntc.intake_rate import IntakeCounter
 from kntc.settings import Settings
 from models.db import is_postgres, make_engine, make_sessionmaker
 from models.directory import Directory
@@ -34,6 +35,8 @@ class Services:
     # Single-statement work (the intake's insert, a token lookup) in autocommit: one round
     # trip instead of BEGIN, statement, COMMIT.
     autocommit: sa.Engine
+    # Reports stored, shared with the workers so that they stand aside during a surge.
+    intake_counter: IntakeCounter | None
 
     @classmethod
     def build(cls, settings: Settings) -> Services:
@@ -52,7 +55,8 @@ class Services:
         client = None if settings.embedded else redis_client(settings)
         storage = open_storage(settings)
         sweep_staging(storage.staging_dir)  # what uploads cut off by a crash left behind
-        return cls(settings, engine, sessions, directory, forms, signer, intake, client, storage, autocommit)
+        counter = IntakeCounter(client) if client is not None else None
+        return cls(settings, engine, sessions, directory, forms, signer, intake, client, storage, autocommit, counter)
 
 
 def services() -> Services:

@@ -11,6 +11,7 @@ import os
 import sys
 from pathlib import Path
 
+from dramatiq.middleware import TimeLimit
 from dramatiq.middleware.prometheus import DB_PATH, Prometheus
 
 from kntc.broker import setup_broker
@@ -29,7 +30,7 @@ if UNDER_DRAMATIQ_COMMAND and not settings().embedded:
 configure_logging()
 broker = setup_broker(settings())
 
-from workers.middleware import LogContext  # noqa: E402  (the broker must exist first)
+from workers.middleware import IntakeFirst, LogContext  # noqa: E402  (the broker must exist first)
 from workers.relay import OutboxRelay  # noqa: E402
 
 if UNDER_DRAMATIQ_COMMAND and not settings().embedded and not any(isinstance(m, Prometheus) for m in broker.middleware):
@@ -37,5 +38,7 @@ if UNDER_DRAMATIQ_COMMAND and not settings().embedded and not any(isinstance(m, 
 for middleware_class in (LogContext, OutboxRelay):
     if not any(isinstance(m, middleware_class) for m in broker.middleware):
         broker.add_middleware(middleware_class())
+if not any(isinstance(m, IntakeFirst) for m in broker.middleware):
+    broker.add_middleware(IntakeFirst(), before=TimeLimit)  # its wait is not the actor's time
 
 from workers import attachments, form_figures, overdue, reconcile, reports, submissions  # noqa: E402,F401  (registers the actors)

@@ -8,6 +8,8 @@ from functools import cache
 import sqlalchemy as sa
 from sqlalchemy.orm import Session, sessionmaker
 
+from kntc.broker import redis_client
+from kntc.intake_rate import IntakeRate
 from kntc.settings import Settings
 from models.db import make_engine, make_sessionmaker
 from models.forms import FormCatalogue, catalogue
@@ -43,6 +45,12 @@ def install(rt: Runtime | None) -> None:
     global _installed
     _installed = rt
     settings.cache_clear()
+
+
+@cache
+def intake_rate_for(settings: Settings) -> IntakeRate | None:
+    """The intake's rate as the web shares it (None embedded: no Redis, no pacing)."""
+    return None if settings.embedded else IntakeRate(redis_client(settings))
 
 
 @cache

@@ -1,13 +1,18 @@
-"""Worker middleware: the log context of each message."""
+"""Worker middleware: the log context of each message, and intake first during a surge."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 import dramatiq
 import structlog
 from dramatiq.broker import MessageProxy
 from dramatiq.middleware import Middleware
+
+from kntc import metrics
+from kntc.intake_rate import hold_back_during_surge
+from workers.context import intake_rate_for, runtime
 
 
 class LogContext(Middleware):
@@ -24,3 +29,34 @@ class LogContext(Middleware):
 
     def after_skip_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
         structlog.contextvars.clear_contextvars()
+
+
+class IntakeFirst(Middleware):
+    """Holds a report back while reports pour in (kntc/intake_rate.py), before it is processed.
+
+    Runs before dramatiq's TimeLimit, so that the wait does not count against the actor's
+    time limit, and ends at once when the worker shuts down.
+    """
+
+    ACTOR = "process_submission"
+
+    def __init__(self) -> None:
+        self._stopping = threading.Event()
+
+    def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
+        settings = runtime().settings
+        rate = intake_rate_for(settings)
+        if message.actor_name != self.ACTOR or rate is None or settings.surge_rate <= 0:
+            return
+        held = hold_back_during_surge(
+            rate,
+            settings.surge_rate,
+            message.message_timestamp / 1000,
+            settings.max_decision_lag_seconds,
+            sleep=self._stopping.wait,
+        )
+        if held:
+            metrics.held_back_for_intake.inc(held)
+
+    def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
+        self._stopping.set()

@@ -77,6 +77,9 @@ def _create() -> Response:
 
 def _count_stored(result: IntakeResult) -> None:
     metrics.submissions_received.labels(timeliness="on_time" if result.on_time else "late").inc()
+    counter = services().intake_counter
+    if counter is not None:
+        counter.stored()
     if result.retries:
         metrics.intake_retries.inc(result.retries)
 
