@@ -58,5 +58,8 @@ class IntakeFirst(Middleware):
         if held:
             metrics.held_back_for_intake.inc(held)
 
+    def after_worker_boot(self, broker: dramatiq.Broker, worker: Any) -> None:
+        self._stopping.clear()  # a process may start a worker again (the embedded demo, tests)
+
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
         self._stopping.set()
