@@ -48,3 +48,12 @@ def child_exit(server: Any, worker: Any) -> None:
     from prometheus_client import multiprocess
 
     multiprocess.mark_process_dead(worker.pid)
+
+
+def post_worker_init(worker: Any) -> None:
+    # The app is loaded: what it holds for good (the units, the forms, SQLAlchemy's
+    # mappings) leaves the garbage collector's view, so that a full collection during
+    # a surge no longer walks all of it while requests queue behind it.
+    import gc
+
+    gc.freeze()

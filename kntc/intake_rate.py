@@ -11,9 +11,9 @@ other's caches and waits on the other's locks. So while reports arrive faster th
 from the workers' ``IntakeFirst`` middleware).
 
 Each web process counts the reports it stores and adds its count to the key of the
-current second at most four times a second (not once per report); workers read it at
-most four times a second. Redis trouble only turns the pacing off: a report's intake
-never waits for it.
+current second at most ten times a second (not once per report); workers read it at most
+ten times a second per process, so a surge shows within a few tenths of a second. Redis
+trouble only turns the pacing off: a report's intake never waits for it.
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ log = structlog.get_logger(__name__)
 
 KEY = "kntc:intake:reports:{second}"
 KEPT_SECONDS = 10
-POLL_SECONDS = 0.25
+POLL_SECONDS = 0.1
 
 
 def _key(second: int) -> str:
@@ -37,7 +37,7 @@ def _key(second: int) -> str:
 
 
 class IntakeCounter:
-    """The reports this process stored, added to Redis at most every quarter of a second."""
+    """The reports this process stored, added to Redis at most every tenth of a second."""
 
     def __init__(self, client: redis.Redis, clock: Callable[[], float] = time.time) -> None:
         self._client = client
@@ -67,8 +67,7 @@ class IntakeCounter:
 
 class IntakeRate:
     """Reports a second over all web processes: the more of the last complete second and the
-    current one so far (so that a surge shows within a quarter of a second), read at most
-    every quarter of a second."""
+    current one so far as a rate, read at most every tenth of a second."""
 
     def __init__(self, client: redis.Redis, clock: Callable[[], float] = time.time) -> None:
         self._client = client
@@ -82,15 +81,18 @@ class IntakeRate:
         with self._lock:
             if now - self._read_at >= POLL_SECONDS:
                 self._read_at = now
-                self._rate = self._read(int(now))
+                self._rate = self._read(now)
             return self._rate
 
-    def _read(self, second: int) -> int:
+    def _read(self, now: float) -> int:
+        second = int(now)
         try:
-            return max(int(n or 0) for n in self._client.mget(_key(second - 1), _key(second)))
+            previous, current = (int(n or 0) for n in self._client.mget(_key(second - 1), _key(second)))
         except redis.RedisError as error:
             log.debug("intake rate unknown", error=str(error))
             return 0
+        # The current second so far, as a rate: a surge shows within a tenth of a second.
+        return max(previous, int(current / max(now - second, 0.25)))
 
 
 def hold_back_during_surge(

@@ -42,7 +42,7 @@ def test_web_processes_add_up_their_counts_four_times_a_second(redis_client: red
     web_a.stored()
     web_b.stored()
     rate = IntakeRate(redis_client, clock)
-    assert rate.per_second() == 6  # the current second so far, both processes
+    assert rate.per_second() == 15  # both processes, the 6 of this second's first 0.4 s as a rate
     clock.now = 1_001.3
     assert rate.per_second() == 6  # the last complete second, now that this one is quiet
     assert 0 < redis_client.ttl(KEY.format(second=1000)) <= 10
@@ -54,8 +54,8 @@ def test_a_worker_holds_a_report_back_until_its_lag_or_the_end_of_the_surge(redi
     for second in range(1_999, 2_004):
         redis_client.set(KEY.format(second=second), 500)
     # Received 1 s ago, at most 3 s of lag: 2 s more while 500 a second arrive.
-    assert hold_back_during_surge(rate, 200, 1_999.0, 3, clock, clock.sleep) == pytest.approx(2.0)
-    assert hold_back_during_surge(rate, 600, clock.now, 3, clock, clock.sleep) == 0  # below the surge rate
+    assert hold_back_during_surge(rate, 200, 1_999.0, 3, clock, clock.sleep) == pytest.approx(2.0, abs=0.01)
+    assert hold_back_during_surge(rate, 5_000, clock.now, 3, clock, clock.sleep) == 0  # below the surge rate
     assert hold_back_during_surge(rate, 0, clock.now, 3, clock, clock.sleep) == 0  # pacing off
 
     surge_ends = Clock(3_000.0)
@@ -65,7 +65,7 @@ def test_a_worker_holds_a_report_back_until_its_lag_or_the_end_of_the_surge(redi
 
     # The surge filled seconds 2,999 and 3,000: from 3,002.0 on the last complete second is
     # quiet, and the report goes ahead long before its 20 s of lag.
-    assert hold_back_during_surge(rate, 200, 3_000.0, 20, surge_ends, surge_ends.sleep) == pytest.approx(2.0)
+    assert hold_back_during_surge(rate, 200, 3_000.0, 20, surge_ends, surge_ends.sleep) == pytest.approx(2.0, abs=0.25)
 
 
 def test_the_worker_decides_once_the_surge_passed(
