@@ -44,9 +44,11 @@ class IntakeFirst(Middleware):
         self._stopping = threading.Event()
 
     def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
+        if message.actor_name != self.ACTOR:
+            return
         settings = runtime().settings
         rate = intake_rate_for(settings)
-        if message.actor_name != self.ACTOR or rate is None or settings.surge_rate <= 0:
+        if rate is None or settings.surge_rate <= 0:
             return
         held = hold_back_during_surge(
             rate,
