@@ -30,7 +30,7 @@ class Clock:
         self.now += seconds
 
 
-def test_web_processes_add_up_their_counts_four_times_a_second(redis_client: redis.Redis) -> None:
+def test_web_processes_add_up_their_counts_in_redis_not_a_write_per_report(redis_client: redis.Redis) -> None:
     clock = Clock(1_000.1)
     web_a, web_b = IntakeCounter(redis_client, clock), IntakeCounter(redis_client, clock)
     for _ in range(3):
@@ -68,7 +68,7 @@ def test_a_worker_holds_a_report_back_until_its_lag_or_the_end_of_the_surge(redi
     assert hold_back_during_surge(rate, 200, 3_000.0, 20, surge_ends, surge_ends.sleep) == pytest.approx(2.0, abs=0.25)
 
 
-def test_the_worker_decides_once_the_surge_passed(
+def test_a_real_worker_holds_a_report_back_for_its_lag_during_a_surge(
     client: FlaskClient,
     world: World,
     runtime: Any,
