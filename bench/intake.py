@@ -96,6 +96,7 @@ class Measured:
     lost: int = 0
     load_average: float = 0.0
     cpu: dict[str, float] | None = None  # CPU seconds by role, from the first request to all processed
+    surge_cpu: dict[str, float] | None = None  # CPU seconds by role and of the machine, while the load ran
     workers_started: dt.datetime | None = None  # with --workers-after
     drained_seconds: float | None = None  # with --workers-after: workers started -> last report processed
     workers_said: dict[str, float] | None = None  # worker_metrics()
@@ -214,8 +215,10 @@ def measure(case: Case, args: argparse.Namespace, settings: Settings, seeded: Se
         measured = Measured(case, {}, load_average=os.getloadavg()[0])
         console.print(f"[bold]{case.name}[/]: {args.requests:,} reports at {args.connections} connections …")
         before = cpu_by_role(started, args.database)
+        machine_before = procs.machine_cpu()
         with profiling(args, case, started):
             measured.load = generate(case, args, seeded, port, case_dir, run_dir / "tokens.txt")
+        measured.surge_cpu = _surge_cpu(before, cpu_by_role(started, args.database), machine_before)
         if args.workers_after is not None:
             console.print(f"workers start in {args.workers_after} s: the surge waits in Redis meanwhile")
             time.sleep(args.workers_after)
@@ -227,6 +230,15 @@ def measure(case: Case, args: argparse.Namespace, settings: Settings, seeded: Se
         measured.cpu["load generator"] = measured.load.pop("generator_cpu")
         measured.workers_said = worker_metrics(int(env["dramatiq_prom_port"]))
     return measured
+
+
+def _surge_cpu(
+    before: dict[str, dict[int, float]], after: dict[str, dict[int, float]], machine_before: dict[str, float]
+) -> dict[str, float]:
+    """While the load ran: each role's CPU seconds, and the machine's busy, idle and stolen seconds."""
+    machine_after = procs.machine_cpu()
+    spent = {role: procs.cpu_spent(before[role], after[role]) for role in before}
+    return spent | {f"machine {what}": machine_after[what] - machine_before[what] for what in machine_after}
 
 
 def worker_metrics(port: int) -> dict[str, float]:
@@ -418,6 +430,8 @@ ROWS = (
     ("CPU ms/report: PostgreSQL (web's and workers')", lambda m: _cpu_ms(m, "postgres"), "{:.2f}"),
     ("CPU ms/report: workers (dramatiq)", lambda m: _cpu_ms(m, "workers"), "{:.2f}"),
     ("CPU ms/report: load generator", lambda m: _cpu_ms(m, "load generator"), "{:.2f}"),
+    ("during the load: CPU ms/report web / PG / workers", lambda m: _surge_split(m), "{}"),  # noqa: PLW0108
+    ("during the load: cores busy / idle / stolen", lambda m: _cores(m), "{}"),  # noqa: PLW0108
     ("2-core ceiling, stored and processed", lambda m: _ceiling(m), "{:,.0f}/s"),  # noqa: PLW0108 (defined below)
     ("load average before", lambda m: m.load_average, "{:.2f}"),
 )
@@ -426,6 +440,19 @@ RATIO_ROWS = {"accepted/s", "CPU ms/report: web (gunicorn)", "2-core ceiling, st
 
 def _cpu_ms(m: Measured, role: str) -> float | None:
     return m.cpu[role] * 1000 / m.stored if m.cpu and m.stored else None
+
+
+def _surge_split(m: Measured) -> str | None:
+    if not m.surge_cpu or not m.load["accepted"]:
+        return None
+    return " / ".join(f"{m.surge_cpu[role] * 1000 / m.load['accepted']:.2f}" for role in ("web", "postgres", "workers"))
+
+
+def _cores(m: Measured) -> str | None:
+    """How many of the cores, on average, were busy, idle or taken by the hypervisor while the load ran."""
+    if not m.surge_cpu or not m.load["seconds"]:
+        return None
+    return " / ".join(f"{m.surge_cpu[f'machine {what}'] / m.load['seconds']:.2f}" for what in ("busy", "idle", "steal"))
 
 
 def _ceiling(m: Measured) -> float | None:
@@ -484,6 +511,8 @@ def summary(m: Measured) -> dict[str, Any]:
         "processed_seconds": m.processed_seconds,
         "lost": m.lost,
         "load_average": m.load_average,
+        "cpu_seconds": m.cpu,
+        "cpu_seconds_during_load": m.surge_cpu,
     }
 
 

@@ -61,6 +61,14 @@ def cpu_seconds(pids: list[int]) -> dict[int, float]:
     return times
 
 
+def machine_cpu() -> dict[str, float]:
+    """Seconds the whole machine spent busy, idle (with I/O wait) and stolen by the hypervisor."""
+    ticks = os.sysconf("SC_CLK_TCK")
+    user, nice, system, idle, iowait, irq, softirq, steal = map(int, Path("/proc/stat").read_text().split()[1:9])
+    busy = user + nice + system + irq + softirq
+    return {"busy": busy / ticks, "idle": (idle + iowait) / ticks, "steal": steal / ticks}
+
+
 def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
     """CPU seconds between two readings; a process born in between counts from zero."""
     return sum(t - before.get(pid, 0.0) for pid, t in after.items())
