@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from kntc.broker import redis_client
 from kntc.intake_rate import IntakeCounter
 from kntc.settings import Settings
-from models.db import is_postgres, make_engine, make_sessionmaker
+from models.db import make_engine, make_sessionmaker
 from models.directory import Directory
 from models.forms import FormCatalogue, catalogue
 from models.intake import Intake
@@ -32,7 +32,7 @@ class Services:
     intake: Intake
     redis: redis.Redis | None
     storage: Storage
-    # Single-statement work (the intake's insert, a token lookup) in autocommit: one round
+    # Single-statement work (a token lookup, a last-seen time) in autocommit: one round
     # trip instead of BEGIN, statement, COMMIT.
     autocommit: sa.Engine
     # Reports stored, shared with the workers so that they stand aside during a surge.
@@ -47,11 +47,9 @@ class Services:
         forms = catalogue()
         signer = load_signer(settings.signing_key_pem, settings.data_dir)
         # The same pool, each statement committing by itself (set per checkout: ~20 µs, less
-        # than a second pool's connections). SQLite takes the intake's rows a statement each,
-        # committed together.
+        # than a second pool's connections).
         autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
-        intake_engine = autocommit if is_postgres(engine) else engine
-        intake = Intake(directory, forms, signer, dt.timedelta(seconds=settings.relay_delay_seconds), intake_engine)
+        intake = Intake(directory, forms, signer, dt.timedelta(seconds=settings.relay_delay_seconds), engine)
         client = None if settings.embedded else redis_client(settings)
         storage = open_storage(settings)
         sweep_staging(storage.staging_dir)  # what uploads cut off by a crash left behind
