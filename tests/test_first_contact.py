@@ -134,3 +134,36 @@ def test_processes_with_stale_version_guesses_still_number_versions_in_order(
     with sessions() as session:
         stored = sorted(session.scalars(sa.select(Submission.version)))
     assert stored == [1, 2, 3, 4, 5, 6]
+
+
+_PREFIX = '{"period": "2026-Q4", "unit": "P01.X1", "form": "01/TCD", '
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        _PREFIX + '"figures": {"1": 5, "1": -1}}',  # a key given twice: the last one counts
+        _PREFIX + '"figures": {"1": 5, "01": 5}}',
+        _PREFIX + '"figures": {"1": true}}',
+        _PREFIX + '"figures": {"1": "12"}}',
+        _PREFIX + '"figures": {"1": NaN}}',
+        _PREFIX + '"figures": {"1": 1e400}}',
+        _PREFIX + '"figures": {"1": 12.5}, "note": "Ghi chú \\ud800"}',
+        _PREFIX + '"figures": {}, "extra": 1}',
+        _PREFIX + '"figures": {}}',
+    ],
+)
+def test_first_contact_answers_a_body_as_the_full_path_does(client: FlaskClient, world: World, raw: str) -> None:
+    # First contact parses the body with pydantic's own JSON parser, the full path with
+    # json.loads: whatever the first refuses, the second answers, and neither may take
+    # what the other refuses.
+    token = world.tokens["x1-reporter"]
+    headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+    first = client.post("/api/v1/submissions", data=raw, headers=headers)
+    completeness = "/api/v1/periods/2026-Q4/completeness?unit=P01.X1&form=01/TCD"
+    assert client.get(completeness, headers=headers).status_code == 200
+    assert _principals.holds(token)  # from here on, the full path
+    full = client.post("/api/v1/submissions", data=raw, headers=headers)
+    assert first.status_code == full.status_code, (first.get_json(), full.get_json())
+    if full.status_code != 202:
+        assert first.get_json()["errors"] == full.get_json()["errors"]

@@ -50,8 +50,12 @@ def create() -> Response:
 
 
 def _first_contact(digest: str) -> IntakeResult | None:
+    if not request.is_json:
+        return None
     try:
-        body = SubmissionBody.model_validate(request.get_json())
+        # pydantic parses the JSON itself (in Rust), cheaper than json.loads and then
+        # validating the dict; whatever it refuses, the full path answers with get_json.
+        body = SubmissionBody.model_validate_json(request.get_data())
         key = _idempotency_key()
     except (ValidationError, HTTPException, DomainError):
         return None
