@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import sqlalchemy as sa
@@ -115,3 +116,17 @@ def test_the_intakes_statement_keeps_to_the_indexes_when_prepared_on_an_empty_ta
     plan = _cached_plan(app.extensions["kntc"].intake._direct)
     assert "Index Only Scan" in plan or "Index Scan" in plan
     assert "Seq Scan" not in plan
+
+
+def test_each_thread_has_a_connection_of_its_own(database: sa.Engine) -> None:
+    # gunicorn's gthread workers serve requests from several threads: a psycopg
+    # connection must never carry two statements at once.
+    engine = sa.create_engine(database.url)
+    direct = DirectConnections(engine)
+    try:
+        here = [direct.one("SELECT pg_backend_pid()", {})[0] for _ in range(2)]
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            there = pool.submit(lambda: direct.one("SELECT pg_backend_pid()", {})[0]).result()
+        assert here[0] == here[1] != there
+    finally:
+        engine.dispose()
