@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 from models.accounts import SUBMITTING_ROLES
 from models.auth import LAST_SEEN_RESOLUTION, Principal
 from models.base import Base, utcnow
+from models.db import is_postgres
 from models.direct_connections import DirectConnections
 from models.directory import Directory, PeriodRef, UnitRef
 from models.errors import Conflict, DomainError, Forbidden, Invalid
@@ -91,8 +92,7 @@ class Intake:
         # and SQLite's rows, a statement each. PostgreSQL stores a report in one
         # autocommitted statement on a connection of the thread's own.
         self._connect = engine
-        self._postgres = engine.dialect.name == "postgresql"
-        self._direct = DirectConnections(engine, (_NO_SEQUENTIAL_SCANS,)) if self._postgres else None
+        self._direct = DirectConnections(engine, (_NO_SEQUENTIAL_SCANS,)) if is_postgres(engine) else None
         self._versions = version_guesses()
 
     def submit(
@@ -122,7 +122,7 @@ class Intake:
         slot = (unit.id, period.id, form.code)
         # A unit's first report of a form (every request of a deadline surge) is version 1
         # without asking; the statement stores nothing if the guess is wrong.
-        version = self._versions.next(slot) if self._postgres else self._latest(slot) + 1
+        version = self._versions.next(slot) if self._direct is not None else self._latest(slot) + 1
         for attempt in range(VERSION_RETRIES):
             try:
                 stored = self._store(
@@ -157,7 +157,7 @@ class Intake:
         path, which answers with the precise error or stores the report after all.
         PostgreSQL only.
         """
-        if not self._postgres:
+        if self._direct is None:
             return None
         try:
             period, unit, form = self._resolve(None, request)

@@ -12,6 +12,7 @@ from dramatiq.middleware import Middleware
 
 from kntc import metrics
 from kntc.intake_rate import hold_back_during_surge
+from models.intake import ACTOR as SUBMISSION_ACTOR
 from workers.context import intake_rate_for, runtime
 
 
@@ -38,13 +39,11 @@ class IntakeFirst(Middleware):
     time limit, and ends at once when the worker shuts down.
     """
 
-    ACTOR = "process_submission"
-
     def __init__(self) -> None:
         self._stopping = threading.Event()
 
     def before_process_message(self, broker: dramatiq.Broker, message: MessageProxy) -> None:
-        if message.actor_name != self.ACTOR:
+        if message.actor_name != SUBMISSION_ACTOR:
             return
         settings = runtime().settings
         rate = intake_rate_for(settings)
