@@ -16,6 +16,7 @@ from dramatiq.middleware import CurrentMessage
 from dramatiq.rate_limits import RateLimiterBackend
 from dramatiq.rate_limits.backends import RedisBackend, StubBackend
 
+from kntc.send_batches import BatchSender
 from kntc.settings import Settings
 
 # Intake must answer even when Redis is down (the outbox keeps the message), so a call to
@@ -24,6 +25,7 @@ REDIS_TIMEOUT_SECONDS = 2.0
 
 _broker: dramatiq.Broker | None = None
 _limiter_backend: RateLimiterBackend | None = None
+_batches: BatchSender | None = None
 
 
 def redis_client(settings: Settings) -> redis.Redis:
@@ -38,7 +40,7 @@ def redis_client(settings: Settings) -> redis.Redis:
 
 def setup_broker(settings: Settings) -> dramatiq.Broker:
     """Configure this process's broker once; later calls return the same one."""
-    global _broker, _limiter_backend
+    global _broker, _limiter_backend, _batches
     if _broker is not None:
         return _broker
     broker: dramatiq.Broker
@@ -49,6 +51,8 @@ def setup_broker(settings: Settings) -> dramatiq.Broker:
         client = redis_client(settings)
         broker = RedisBroker(client=client)
         _limiter_backend = RedisBackend(client=client)
+        if settings.send_batch_ms > 0:
+            _batches = BatchSender(broker, settings.send_batch_ms / 1000)
     broker.add_middleware(CurrentMessage())
     dramatiq.set_broker(broker)
     _broker = broker
@@ -71,6 +75,20 @@ def send(
     _broker.enqueue(message, delay=delay_ms)
 
 
+def send_soon(queue: str, actor: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> None:
+    """Send within ``KNTC_SEND_BATCH_MS``, batched with other requests' messages
+    (kntc/send_batches.py); for senders whose messages the outbox relay also covers."""
+    if _batches is None:
+        send(queue, actor, args, kwargs)
+    else:
+        _batches.send(queue, actor, args, kwargs)
+
+
+def flush_sends(timeout: float = 5.0) -> bool:
+    """Wait until what :func:`send_soon` was handed in this process has left."""
+    return _batches is None or _batches.flush(timeout)
+
+
 def waiting(queue: str) -> int | None:
     """Messages of the queue waiting in Redis for a worker to fetch them (None: not on Redis).
 
@@ -83,6 +101,7 @@ def waiting(queue: str) -> int | None:
 
 def reset_for_tests() -> None:
     """Forget the configured broker (tests configure a fresh one per case)."""
-    global _broker, _limiter_backend
+    global _broker, _limiter_backend, _batches
     _broker = None
     _limiter_backend = None
+    _batches = None

@@ -48,6 +48,9 @@ class Settings:
     # 0: never.
     surge_rate: int = 200
     max_decision_lag_seconds: int = 30
+    # The intake's messages leave a web process in batches gathered over this many ms, one
+    # Redis round trip each (kntc/send_batches.py); 0: each in its own request.
+    send_batch_ms: int = 20
     # Outbox relay: re-send what is still queued after this many seconds.
     relay_delay_seconds: int = 60
     relay_interval_seconds: int = 5
@@ -98,6 +101,7 @@ class Settings:
             submission_time_limit_ms=_int(env, "KNTC_SUBMISSION_TIME_LIMIT_MS", 30_000),
             surge_rate=_int(env, "KNTC_SURGE_RATE", 200),
             max_decision_lag_seconds=_int(env, "KNTC_MAX_DECISION_LAG_SECONDS", 30),
+            send_batch_ms=_int(env, "KNTC_SEND_BATCH_MS", 20),
             relay_delay_seconds=_int(env, "KNTC_RELAY_DELAY_SECONDS", 60),
             relay_interval_seconds=_int(env, "KNTC_RELAY_INTERVAL_SECONDS", 5),
             embedded_worker_threads=_int(env, "KNTC_EMBEDDED_WORKER_THREADS", 4),

@@ -51,6 +51,7 @@ from helpers import World  # noqa: E402
 from sqlalchemy.engine import make_url  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 
+from kntc import broker as kntc_broker  # noqa: E402
 from kntc.migrate import upgrade  # noqa: E402
 from kntc.settings import Settings  # noqa: E402
 from models import Base  # noqa: E402
@@ -238,6 +239,7 @@ def drain(workers_running: Callable[..., Any]) -> Callable[..., None]:
     import workers
 
     def run(timeout_s: float = 30) -> None:
+        kntc_broker.flush_sends()  # the intake's messages still in this process's hands
         with workers_running():
             workers.broker.join("submissions", timeout=int(timeout_s * 1000))
 

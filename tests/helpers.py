@@ -17,12 +17,14 @@ from pathlib import Path
 from typing import Any
 
 import dramatiq
+import pytest
 import redis
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy.orm import Session, sessionmaker
 
+from kntc import broker, send_batches
 from kntc.stack import stop_group as stop
 from models.accounts import Account
 from models.auth import issue_token
@@ -143,10 +145,26 @@ def submission(unit: str = "P01.X1", figures: dict[str, Any] | None = None, **ex
     return body
 
 
+def _refuse(*_args: Any, **_kwargs: Any) -> None:
+    raise ConnectionError("Redis is unreachable (injected)")
+
+
+@contextmanager
+def intake_messages_refused() -> Iterator[None]:
+    """Fault injection: the messages of the reports sent in the block never reach Redis
+    (their outbox rows remain), whether they leave in a batch or in the request."""
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(send_batches, "enqueue_all", _refuse)
+        m.setattr(broker, "send", _refuse)
+        yield
+        broker.flush_sends()
+
+
 def submit(
     client: FlaskClient, token: str | None, body: Any, key: str | None = None, **headers: str
 ) -> tuple[int, dict[str, Any], dict[str, str]]:
-    """POST a submission; returns (status, JSON body, headers)."""
+    """POST a submission, and wait for the message this process sends within
+    KNTC_SEND_BATCH_MS; returns (status, JSON body, headers)."""
     all_headers = {**auth(token), **headers}
     if key is not None:
         all_headers["Idempotency-Key"] = key
@@ -154,6 +172,7 @@ def submit(
         response = client.post("/api/v1/submissions", data=body, headers=all_headers, content_type="application/json")
     else:
         response = client.post("/api/v1/submissions", json=body, headers=all_headers)
+    broker.flush_sends()
     payload = json.loads(response.data) if response.data else {}
     return response.status_code, payload, dict(response.headers)
 

@@ -6,21 +6,15 @@ import datetime as dt
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
-from helpers import World, load_submission, queued_messages, submission, submit
+from helpers import World, intake_messages_refused, load_submission, queued_messages, submission, submit
 from prometheus_client import REGISTRY
 from sqlalchemy.orm import Session, sessionmaker
 
-from kntc import broker
 from models.outbox import MAX_BACKOFF_FACTOR, relay_once
 from models.submissions import OutboxEntry
 from workers.relay import relay_round
-
-
-def refuse(*_args: Any, **_kwargs: Any) -> None:
-    raise ConnectionError("Redis is unreachable (injected)")
 
 
 def outbox(sessions: sessionmaker[Session]) -> list[OutboxEntry]:
@@ -47,12 +41,10 @@ def test_a_failed_enqueue_still_answers_202_and_the_relay_sends_it_later(
     drain: Callable[..., None],
     sessions: sessionmaker[Session],
     redis_client: Any,
-    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     failures = counter("kntc_enqueue_failures_total")
     resent = counter("kntc_outbox_relay_resent_total", queue="submissions")
-    with monkeypatch.context() as m:
-        m.setattr(broker, "send", refuse)
+    with intake_messages_refused():
         status, body, _ = submit(client, world.tokens["x1-reporter"], submission())
     sid = body["id"]
 

@@ -8,7 +8,6 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 import sqlalchemy as sa
 from flask.testing import FlaskClient
 from helpers import (
@@ -17,6 +16,7 @@ from helpers import (
     VALID_TCD,
     World,
     auth,
+    intake_messages_refused,
     load_submission,
     queued_messages,
     submission,
@@ -149,13 +149,10 @@ def test_when_only_the_newer_message_arrives_the_worker_decides_both(
     world: World,
     drain: Callable[..., None],
     sessions: sessionmaker[Session],
-    monkeypatch: pytest.MonkeyPatch,
     redis_client: Any,
 ) -> None:
     token = world.tokens["x1-reporter"]
-    with monkeypatch.context() as m:
-        # Fault injection: v1's message never reaches Redis (its outbox row remains).
-        m.setattr(broker, "send", _refuse)
+    with intake_messages_refused():
         v1 = submit(client, token, submission())[1]["id"]
     v2 = submit(client, token, submission(figures=INVALID_TCD))[1]["id"]
     assert [m.args for m in queued_messages(redis_client)] == [(v2,)]
@@ -188,10 +185,6 @@ def test_completeness_counts_the_newest_accepted_version(
     assert response.status_code == 200
     assert (result["expected"], result["submitted"], result["on_time"]) == (3, 2, 2)
     assert result["missing"] == ["P01"]
-
-
-def _refuse(*_args: Any, **_kwargs: Any) -> None:
-    raise ConnectionError("Redis is unreachable (injected)")
 
 
 def _outbox_scans(engine: sa.Engine) -> tuple[int, int]:

@@ -102,7 +102,9 @@ def _send_after_commit(result: IntakeResult) -> None:
     # sends it later, so the receipt's promise holds either way.
     try:
         # The unit and version ride along so that the worker needs no query to find its limiter.
-        broker.send(QUEUE, ACTOR, (str(result.submission_id),), {"unit_id": result.unit_id, "version": result.version})
+        broker.send_soon(
+            QUEUE, ACTOR, (str(result.submission_id),), {"unit_id": result.unit_id, "version": result.version}
+        )
     except Exception:
         metrics.enqueue_failures.inc()
         log.warning("enqueue failed; the outbox relay will send it", submission_id=str(result.submission_id))
