@@ -21,6 +21,7 @@ stay in Redis.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import os
@@ -58,6 +59,10 @@ def main() -> int:
     parser.add_argument("--redis-db", type=int, default=14, help="flushed at start")
     args = parser.parse_args()
     settings = surge_bench.prepare(args, Path(tempfile.mkdtemp(prefix="kntc-bench-cpu-")))
+    # Ours sends each message in its request, as the naive intake does: the thread that sends
+    # them in batches (kntc/send_batches.py) would spend its CPU during whichever app's
+    # request happens to run. bench/intake.py measures the batches.
+    settings = dataclasses.replace(settings, send_batch_ms=0)
     os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = settings.sqlalchemy_url, str(settings.redis_url)
     seeded = seed(settings, communes=None, period_code="BENCH", due_in=dt.timedelta(hours=1))
     reports = list(_reports(seeded.period, sorted(seeded.tokens.items()), args.requests))

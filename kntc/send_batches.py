@@ -4,8 +4,8 @@ A report's message used to go to Redis inside its request: one round trip throug
 redis-py and dramatiq's enqueue script, about a quarter of the view's CPU. Here the
 request only hands the message over; a thread of the process sends what gathered during
 ``window`` seconds in one pipeline. ``bench/intake.py --only ours`` on 2 cores, alternate
-runs: the web's CPU per report 2.26 and 2.36 ms against 2.71 and 2.58 sending in the
-request.
+runs: the web's CPU per report 2.52 and 2.41 ms against 3.00 and 2.74 sending in the
+request (README, Performance).
 
 The promise of the receipt does not depend on it: the report and its outbox entry are
 committed before the 202, so a message that never reaches Redis (Redis down, the process
