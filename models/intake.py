@@ -22,7 +22,7 @@ from models.accounts import SUBMITTING_ROLES
 from models.auth import LAST_SEEN_RESOLUTION, Principal
 from models.base import Base, utcnow
 from models.db import is_postgres
-from models.direct_connections import DirectConnections
+from models.direct_connections import NO_SEQUENTIAL_SCANS, DirectConnections
 from models.directory import Directory, PeriodRef, UnitRef
 from models.errors import Conflict, DomainError, Forbidden, Invalid
 from models.forms import FormCatalogue, FormVersion
@@ -90,9 +90,11 @@ class Intake:
         self.relay_delay = relay_delay
         # The engine serves the rare queries (a replay, a lock exception, a version taken)
         # and SQLite's rows, a statement each. PostgreSQL stores a report in one
-        # autocommitted statement on a connection of the thread's own.
+        # autocommitted statement on a connection of the thread's own, kept off sequential
+        # scans: every lookup of it has its index (a token's digest, an account, a unit, a
+        # unit's versions).
         self._connect = engine
-        self._direct = DirectConnections(engine, (_NO_SEQUENTIAL_SCANS,)) if is_postgres(engine) else None
+        self._direct = DirectConnections(engine, (NO_SEQUENTIAL_SCANS,)) if is_postgres(engine) else None
         self._versions = version_guesses()
 
     def submit(
@@ -456,13 +458,6 @@ _FIRST_CONTACT_PARTS = {
     "last_seen": _STORE_PARTS["last_seen"].replace("WHERE id = %(touch)s", "WHERE id = (SELECT id FROM who)"),
 }
 _SUBMITTING_ROLES = sorted(role.value for role in SUBMITTING_ROLES)
-# Every lookup of the statement has its index (a token's digest, an account, a unit, a
-# unit's versions). psycopg prepares the statement after a few uses, and PostgreSQL then
-# keeps one generic plan: made while a deadline's first reports arrive, on a submissions
-# table still nearly empty, it scanned the table, and went on scanning it as the surge
-# filled it (measured with pg_stat_statements: 543 to 1,205 pages read per report instead
-# of 60, and half the intake rate). The intake's own connection runs nothing else.
-_NO_SEQUENTIAL_SCANS = "SET enable_seqscan = off"
 
 
 # Whether it stored, whether the caller was known, and the latest version the statement

@@ -17,16 +17,22 @@ import datetime as dt
 import json
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, NamedTuple, cast
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
 
+from models.direct_connections import DirectConnections
 from models.forms import FormCatalogue
 from models.submissions import FINAL_STATUSES, OutboxEntry, Status, Submission
 
 if TYPE_CHECKING:
     import psycopg
+
+
+# Where the two statements run: a worker thread's own autocommitted connection on
+# PostgreSQL, else SQLAlchemy's (SQLite, and callers that hold a session).
+Db = Session | sa.Connection | DirectConnections
 
 
 @dataclass(frozen=True)
@@ -42,7 +48,7 @@ def unit_of(session: Session, submission_id: uuid.UUID) -> int | None:
 
 
 def process(
-    db: Session | sa.Connection,
+    db: Db,
     submission_id: uuid.UUID,
     forms: FormCatalogue,
     now: dt.datetime,
@@ -54,36 +60,47 @@ def process(
     ``version``, when the message says it, spares version 1 the search for earlier
     versions. Returns the decisions taken now (empty when there was nothing left to decide).
     """
-    conn = db.connection() if isinstance(db, Session) else db
-    query = _ONE if version == 1 else _WITH_EARLIER
-    rows = conn.execute(query, {"id": submission_id, "final": _FINAL}).all()
+    rows = _read(db, submission_id, version)
     target = next((row for row in rows if row.id == submission_id), None)
     # Versions are decided in order even when their messages arrive out of order; a
     # target already decided (a duplicate message) decides nothing.
     pending = [] if target is None or target.status in _FINAL else [row for row in rows if row.status not in _FINAL]
     decisions = [_decide(row, forms) for row in pending]
-    if decisions and conn.dialect.name == "postgresql":
-        written = _decide_pg(conn, decisions, now)
-    else:
-        written = {d.submission_id for d in decisions if _decide_one(conn, d, now)}
-        resource_ids = [str(d.submission_id) for d in decisions] or [str(submission_id)]
-        conn.execute(sa.delete(OutboxEntry).where(OutboxEntry.resource_id.in_(resource_ids)))
-    db.commit()
+    written = _write(db, decisions, submission_id, now)
     return [d for d in decisions if d.submission_id in written]
 
 
-def _decide_pg(conn: sa.Connection, decisions: list[Decision], now: dt.datetime) -> set[uuid.UUID]:
+def _read(db: Db, submission_id: uuid.UUID, version: int | None) -> list[Any]:
+    params = {"id": submission_id, "final": list(_FINAL)}
+    if isinstance(db, DirectConnections):
+        return [_Stored(*row) for row in db.all(_ONE_PG if version == 1 else _WITH_EARLIER_PG, params)]
+    conn = db.connection() if isinstance(db, Session) else db
+    return list(conn.execute(_ONE if version == 1 else _WITH_EARLIER, params).all())
+
+
+def _write(db: Db, decisions: list[Decision], submission_id: uuid.UUID, now: dt.datetime) -> set[uuid.UUID]:
+    """Write the decisions; drop their outbox rows (a duplicate's own when there is none)."""
     # Planned at every call, never from a cached plan: a connection's plan is fixed on its
     # first few calls, when the outbox is nearly empty and a sequential scan is cheapest, and
     # later reused when the outbox holds every report still undecided (a deadline backlog,
     # a relay's catch-up) and dead rows no vacuum has yet removed: measured, 155 pages read
     # a decision instead of 3 through the index on resource_id.
-    driver = cast("psycopg.Connection[Any]", conn.connection.driver_connection)
-    threshold, driver.prepare_threshold = driver.prepare_threshold, None
-    try:
-        return {row[0] for row in conn.exec_driver_sql(_DECIDE_PG, _decide_params(decisions, now))}
-    finally:
-        driver.prepare_threshold = threshold
+    params = _decide_params(decisions, submission_id, now)
+    if isinstance(db, DirectConnections):
+        return {row[0] for row in db.all(_DECIDE_PG, params, prepare=False)}
+    conn = db.connection() if isinstance(db, Session) else db
+    if conn.dialect.name == "postgresql":
+        driver = cast("psycopg.Connection[Any]", conn.connection.driver_connection)
+        threshold, driver.prepare_threshold = driver.prepare_threshold, None
+        try:
+            written = {row[0] for row in conn.exec_driver_sql(_DECIDE_PG, params)}
+        finally:
+            driver.prepare_threshold = threshold
+    else:
+        written = {d.submission_id for d in decisions if _decide_one(conn, d, now)}
+        conn.execute(sa.delete(OutboxEntry).where(OutboxEntry.resource_id.in_(params["resource_ids"])))
+    db.commit()
+    return written
 
 
 def _decide_one(conn: sa.Connection, decision: Decision, now: dt.datetime) -> bool:
@@ -93,6 +110,15 @@ def _decide_one(conn: sa.Connection, decision: Decision, now: dt.datetime) -> bo
         .values(status=decision.status.value, errors=decision.errors, processed_at=now)
     )
     return bool(done.rowcount)
+
+
+class _Stored(NamedTuple):
+    id: uuid.UUID
+    version: int
+    status: str
+    form_code: str
+    form_version: str
+    figures: dict[str, Any]
 
 
 _FINAL = tuple(s.value for s in FINAL_STATUSES)
@@ -121,8 +147,21 @@ _WITH_EARLIER = (
     )
     .order_by(Submission.version)
 )
+# The same two reads for a worker's own connection on PostgreSQL (DirectConnections).
+_ONE_PG = """
+SELECT id, version, status, form_code, form_version, figures FROM submissions WHERE id = %(id)s
+"""
+_WITH_EARLIER_PG = """
+SELECT s.id, s.version, s.status, s.form_code, s.form_version, s.figures
+FROM submissions AS t
+JOIN submissions AS s ON s.unit_id = t.unit_id AND s.period_id + 0 = t.period_id
+  AND s.form_code = t.form_code AND s.version <= t.version
+WHERE t.id = %(id)s AND (s.id = %(id)s OR s.status <> ALL(%(final)s::text[]))
+ORDER BY s.version
+"""
 # Every decision in one UPDATE, of rows still undecided only, and their outbox rows gone
-# in the same statement. RETURNING says which decisions this call took.
+# in the same statement (a duplicate's own when it decides nothing). RETURNING says which
+# decisions this call took.
 _DECIDE_PG = """
 WITH gone AS (DELETE FROM outbox WHERE resource_id = ANY(%(resource_ids)s))
 UPDATE submissions SET status = d.status, errors = d.errors::jsonb, processed_at = %(now)s
@@ -132,9 +171,9 @@ RETURNING submissions.id
 """
 
 
-def _decide_params(decisions: list[Decision], now: dt.datetime) -> dict[str, Any]:
+def _decide_params(decisions: list[Decision], submission_id: uuid.UUID, now: dt.datetime) -> dict[str, Any]:
     return {
-        "resource_ids": [str(d.submission_id) for d in decisions],
+        "resource_ids": [str(d.submission_id) for d in decisions] or [str(submission_id)],
         "ids": [d.submission_id for d in decisions],
         "statuses": [d.status.value for d in decisions],
         "errors": [json.dumps(d.errors, ensure_ascii=False) for d in decisions],

@@ -1,35 +1,53 @@
-"""The intake's own connection: cut, it costs one 503 and comes back; disposed, it closes.
+"""The intake's and the workers' own connections: cut, they come back; disposed or their
+thread stopped, they close.
 
-The intake stores a report in one statement on a psycopg connection of its thread's own
-(models/direct_connections.py), outside SQLAlchemy's pool, so the pool's recovery from a
-database restart does not cover it: these tests cut it for real.
+The intake stores a report in one statement, and a worker decides it in two, on a psycopg
+connection of the thread's own (models/direct_connections.py), outside SQLAlchemy's pool,
+so the pool's recovery from a database restart does not cover them: these tests cut them
+for real.
 """
 
 from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import pytest
 import sqlalchemy as sa
 from flask import Flask
 from flask.testing import FlaskClient
-from helpers import World, count, submission, submit
+from helpers import World, count, load_submission, submission, submit
+from sqlalchemy.orm import Session, sessionmaker
 
 from models.direct_connections import DirectConnections
 from models.submissions import OutboxEntry, Submission
 
-# The intake's statement is the last one its idle connection ran.
-_INTAKE_BACKENDS = sa.text(
+_BACKENDS = sa.text(
     "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()"
-    " AND query LIKE 'WITH%INSERT INTO submissions%'"
+    " AND query LIKE :last_statement"
 )
 
 
-def intake_backends(database: sa.Engine) -> list[int]:
+def backends(database: sa.Engine, last_statement: str) -> list[int]:
+    """The connections whose last statement (an idle one's) is like this."""
     with database.connect() as conn:
-        return list(conn.scalars(_INTAKE_BACKENDS))
+        return list(conn.scalars(_BACKENDS, {"last_statement": last_statement}))
+
+
+def intake_backends(database: sa.Engine) -> list[int]:
+    return backends(database, "WITH%INSERT INTO submissions%")
+
+
+def worker_backends(database: sa.Engine) -> list[int]:
+    return backends(database, "%UPDATE submissions SET status%")  # the decision
+
+
+def _connected(database: sa.Engine) -> list[int]:
+    with database.connect() as conn:
+        return list(conn.scalars(sa.text("SELECT pid FROM pg_stat_activity WHERE datname = current_database()")))
 
 
 def wait_gone(database: sa.Engine, pids: list[int], timeout: float = 5) -> list[int]:
@@ -38,7 +56,7 @@ def wait_gone(database: sa.Engine, pids: list[int], timeout: float = 5) -> list[
     left = pids
     while left and time.monotonic() < deadline:
         time.sleep(0.05)
-        left = [pid for pid in intake_backends(database) if pid in pids]
+        left = [pid for pid in _connected(database) if pid in pids]
     return left
 
 
@@ -130,3 +148,35 @@ def test_each_thread_has_a_connection_of_its_own(database: sa.Engine) -> None:
         assert here[0] == here[1] != there
     finally:
         engine.dispose()
+
+
+def decided(sessions: sessionmaker[Session], sid: str, timeout: float = 30) -> str:
+    deadline = time.monotonic() + timeout
+    while (status := load_submission(sessions, sid).status) == "queued" and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return status
+
+
+def test_a_workers_cut_connection_costs_a_retry_and_closes_when_its_thread_stops(
+    client: FlaskClient,
+    world: World,
+    database: sa.Engine,
+    sessions: sessionmaker[Session],
+    workers_running: Callable[..., Any],
+) -> None:
+    token = world.tokens["p01-reporter"]
+    with workers_running(threads=1):
+        assert decided(sessions, submit(client, token, submission(unit="P01.X1"))[1]["id"]) == "accepted"
+        backends = worker_backends(database)
+        assert len(backends) == 1  # the worker thread's own, open between messages
+        with database.connect() as conn:
+            conn.execute(sa.text("SELECT pg_terminate_backend(:pid)"), {"pid": backends[0]})
+        assert wait_gone(database, backends) == []
+
+        # The next message meets the cut connection: dramatiq retries it (after about a
+        # second) on a new one.
+        sid = submit(client, token, submission(unit="P01.X2"))[1]["id"]
+        assert decided(sessions, sid) == "accepted"
+        assert len(worker_backends(database)) == 1
+    # The worker thread stopped: its connection is closed, not left to the database.
+    assert wait_gone(database, worker_backends(database)) == []

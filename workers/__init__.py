@@ -30,12 +30,12 @@ if UNDER_DRAMATIQ_COMMAND and not settings().embedded:
 configure_logging()
 broker = setup_broker(settings())
 
-from workers.middleware import IntakeFirst, LogContext  # noqa: E402  (the broker must exist first)
+from workers.middleware import IntakeFirst, LogContext, ThreadConnections  # noqa: E402  (the broker must exist first)
 from workers.relay import OutboxRelay  # noqa: E402
 
 if UNDER_DRAMATIQ_COMMAND and not settings().embedded and not any(isinstance(m, Prometheus) for m in broker.middleware):
     broker.add_middleware(Prometheus())
-for middleware_class in (LogContext, OutboxRelay):
+for middleware_class in (LogContext, OutboxRelay, ThreadConnections):
     if not any(isinstance(m, middleware_class) for m in broker.middleware):
         broker.add_middleware(middleware_class())
 if not any(isinstance(m, IntakeFirst) for m in broker.middleware):

@@ -11,7 +11,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from kntc.broker import redis_client
 from kntc.intake_rate import IntakeRate
 from kntc.settings import Settings
-from models.db import make_engine, make_sessionmaker
+from models.db import is_postgres, make_engine, make_sessionmaker
+from models.direct_connections import NO_SEQUENTIAL_SCANS, DirectConnections
 from models.forms import FormCatalogue, catalogue
 from models.storage import Storage, open_storage
 
@@ -45,6 +46,15 @@ def install(rt: Runtime | None) -> None:
     global _installed
     _installed = rt
     settings.cache_clear()
+
+
+@cache
+def direct_connections(engine: sa.Engine) -> DirectConnections | None:
+    """Each worker thread's own connection for a report's two statements (PostgreSQL only).
+
+    Every lookup of those statements has its index (ids, a unit's versions, outbox
+    resource ids), hence no sequential scans."""
+    return DirectConnections(engine, (NO_SEQUENTIAL_SCANS,)) if is_postgres(engine) else None
 
 
 @cache

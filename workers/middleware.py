@@ -13,7 +13,7 @@ from dramatiq.middleware import Middleware
 from kntc import metrics
 from kntc.intake_rate import hold_back_during_surge
 from models.intake import ACTOR as SUBMISSION_ACTOR
-from workers.context import intake_rate_for, runtime
+from workers.context import direct_connections, intake_rate_for, runtime
 
 
 class LogContext(Middleware):
@@ -64,3 +64,12 @@ class IntakeFirst(Middleware):
 
     def before_worker_shutdown(self, broker: dramatiq.Broker, worker: Any) -> None:
         self._stopping.set()
+
+
+class ThreadConnections(Middleware):
+    """Closes a worker thread's own database connection when the thread stops."""
+
+    def before_worker_thread_shutdown(self, broker: dramatiq.Broker, thread: Any) -> None:
+        direct = direct_connections(runtime().engine)
+        if direct is not None:
+            direct.close_this_thread()

@@ -12,8 +12,8 @@ import structlog
 
 from kntc import metrics
 from models.base import utcnow
-from models.processing import process, unit_of
-from workers.context import runtime, settings
+from models.processing import Decision, process, unit_of
+from workers.context import Runtime, direct_connections, runtime, settings
 from workers.limits import defer_current_message, unit_and_global_slots
 
 log = structlog.get_logger(__name__)
@@ -22,6 +22,17 @@ log = structlog.get_logger(__name__)
 @functools.cache
 def _autocommit(engine: sa.Engine) -> sa.Engine:
     return engine.execution_options(isolation_level="AUTOCOMMIT")
+
+
+def _process(rt: Runtime, sid: uuid.UUID, version: int | None) -> list[Decision]:
+    # Autocommit: each of process()'s two statements is its own transaction. On PostgreSQL
+    # they go to a connection of the worker thread's own: through SQLAlchemy's Connection
+    # (checkout, autocommit, result objects) a quarter of the actor's CPU went around them.
+    direct = direct_connections(rt.engine)
+    if direct is not None:
+        return process(direct, sid, rt.forms, utcnow(), version=version)
+    with _autocommit(rt.engine).connect() as conn:
+        return process(conn, sid, rt.forms, utcnow(), version=version)
 
 
 @dramatiq.actor(
@@ -47,9 +58,7 @@ def process_submission(submission_id: str, unit_id: int | None = None, version: 
             defer_current_message(full)
             return
         try:
-            # Autocommit: each of process()'s two statements is its own transaction.
-            with _autocommit(rt.engine).connect() as conn:
-                decisions = process(conn, sid, rt.forms, utcnow(), version=version)
+            decisions = _process(rt, sid, version)
         except Exception:
             metrics.worker_messages.labels(actor="process_submission", outcome="failed").inc()
             raise
