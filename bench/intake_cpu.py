@@ -42,7 +42,8 @@ from rich.console import Console
 from rich.table import Table
 from werkzeug.test import EnvironBuilder
 
-from kntc.seed import seed
+from kntc.seed import Seeded, seed
+from kntc.settings import Settings
 from kntc.surge import valid_figures
 from web import create_app
 
@@ -53,18 +54,10 @@ Wsgi = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", "--requests", type=int, default=12_000, help="reports to send to each intake")
-    parser.add_argument("--database", default="kntc_bench_cpu", help="recreated at start")
-    parser.add_argument("--redis-db", type=int, default=14, help="flushed at start")
-    args = parser.parse_args()
-    settings = surge_bench.prepare(args, Path(tempfile.mkdtemp(prefix="kntc-bench-cpu-")))
     # Ours sends each message in its request, as the naive intake does: the thread that sends
     # them in batches (kntc/send_batches.py) would spend its CPU during whichever app's
     # request happens to run. bench/intake.py measures the batches.
-    settings = dataclasses.replace(settings, send_batch_ms=0)
-    os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = settings.sqlalchemy_url, str(settings.redis_url)
-    seeded = seed(settings, communes=None, period_code="BENCH", due_in=dt.timedelta(hours=1))
+    args, settings, seeded = in_process(__doc__, 12_000, "reports to send to each intake", send_batch_ms=0)
     reports = list(_reports(seeded.period, sorted(seeded.tokens.items()), args.requests))
     apps: dict[str, tuple[Wsgi, str]] = {
         "ours": (create_app(settings), "/api/v1/submissions"),
@@ -74,6 +67,20 @@ def main() -> int:
     spent = _alternate({name: app for name, (app, _) in apps.items()}, environs)
     _report(spent, args.requests - WARM_UP)
     return 0
+
+
+def in_process(doc: str, requests: int, what: str, **changes: Any) -> tuple[argparse.Namespace, Settings, Seeded]:
+    """The command line (-n, --database, --redis-db), the settings with ``changes`` and the
+    seeded database of a benchmark that calls the apps in this process."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("-n", "--requests", type=int, default=requests, help=what)
+    parser.add_argument("--database", default="kntc_bench_cpu", help="recreated at start")
+    parser.add_argument("--redis-db", type=int, default=14, help="flushed at start")
+    args = parser.parse_args()
+    settings = surge_bench.prepare(args, Path(tempfile.mkdtemp(prefix="kntc-bench-cpu-")))
+    settings = dataclasses.replace(settings, **changes)
+    os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = settings.sqlalchemy_url, str(settings.redis_url)
+    return args, settings, seed(settings, communes=None, period_code="BENCH", due_in=dt.timedelta(hours=1))
 
 
 def _reports(period: str, tokens: list[tuple[str, str]], n: int) -> Iterable[tuple[str, str, str, str]]:

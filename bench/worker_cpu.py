@@ -12,42 +12,30 @@ the figure to compare between commits (``bench/intake.py`` has the whole surge).
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
-import datetime as dt
 import json
 import os
 import sys
 import tempfile
 import time
-from pathlib import Path
 from typing import Any
 
 # A metrics directory of its own before anything imports prometheus_client's multiprocess mode.
 os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="kntc-bench-metrics-"))
 
-import intake as surge_bench
 import intake_cpu
 import sqlalchemy as sa
 from rich.console import Console
 
-from kntc.seed import seed
 from web import create_app
 
 console = Console()
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("-n", "--requests", type=int, default=3_000, help="reports to store, then decide")
-    parser.add_argument("--database", default="kntc_bench_cpu", help="recreated at start")
-    parser.add_argument("--redis-db", type=int, default=14, help="flushed at start")
-    args = parser.parse_args()
-    settings = surge_bench.prepare(args, Path(tempfile.mkdtemp(prefix="kntc-bench-worker-")))
     # No holding back for a surge: this measures the decision, not the wait.
-    settings = dataclasses.replace(settings, send_batch_ms=0, surge_rate=0)
-    os.environ["DATABASE_URL"], os.environ["REDIS_URL"] = settings.sqlalchemy_url, str(settings.redis_url)
-    seeded = seed(settings, communes=None, period_code="BENCH", due_in=dt.timedelta(hours=1))
+    args, settings, seeded = intake_cpu.in_process(
+        __doc__, 3_000, "reports to store, then decide", send_batch_ms=0, surge_rate=0
+    )
     stored = _store(create_app(settings), seeded.period, sorted(seeded.tokens.items()), args.requests)
 
     from workers.context import runtime
