@@ -62,6 +62,10 @@ class DirectConnections:
                 self._drop(cursor.connection)
             raise sqlalchemy.exc.DBAPIError.instance(statement, params, error, psycopg.Error) from error
 
+    def open_this_thread(self) -> None:
+        """Open the calling thread's connection now, not at its first statement."""
+        self._cursor()
+
     def close_this_thread(self) -> None:
         """Close the calling thread's connection: for a thread that ends (nothing else would)."""
         cursor: psycopg.Cursor[Any] | None = getattr(self._local, "cursor", None)
@@ -82,13 +86,20 @@ class DirectConnections:
     def _new(self) -> psycopg.Connection[Any]:
         # Taken from the pool and detached from it: the engine's connect arguments and
         # events apply (statement timeout, ...), and the pool gets its slot back.
-        pooled = self._engine.raw_connection()
-        conn = pooled.driver_connection
-        pooled.detach()
-        assert isinstance(conn, psycopg.Connection)
-        conn.autocommit = True
-        for statement in self._setup:
-            conn.execute(statement)
+        try:  # the pool raises the driver's own error, which callers would not recognise
+            pooled = self._engine.raw_connection()
+            conn = pooled.driver_connection
+            pooled.detach()
+            assert isinstance(conn, psycopg.Connection)
+            conn.autocommit = True
+            try:
+                for statement in self._setup:
+                    conn.execute(statement)
+            except psycopg.Error:
+                conn.close()
+                raise
+        except psycopg.Error as error:
+            raise sqlalchemy.exc.DBAPIError.instance(None, None, error, psycopg.Error) from error
         with self._lock:
             self._open.append(conn)
         return conn

@@ -107,6 +107,20 @@ def test_errors_come_out_as_sqlalchemys_own_and_the_connection_stays_usable(data
         engine.dispose()
 
 
+def test_a_database_refusing_a_new_connection_is_sqlalchemys_error_too() -> None:
+    # The web answers SQLAlchemy's OperationalError with a 503 and a Retry-After; the
+    # driver's own error, which the pool raises unwrapped, would have been a 500.
+    engine = sa.create_engine("postgresql+psycopg://postgres@127.0.0.1:1/nowhere")
+    direct = DirectConnections(engine)
+    try:
+        with pytest.raises(sa.exc.OperationalError, match="Connection refused"):
+            direct.one("SELECT 1", {})
+        with pytest.raises(sa.exc.OperationalError):
+            direct.open_this_thread()
+    finally:
+        engine.dispose()
+
+
 def _cached_plan(direct: DirectConnections) -> str:
     """The plan the intake's connection keeps for its prepared statement, as EXPLAIN has it."""
     name, params = direct.one(
