@@ -38,6 +38,7 @@ import datetime as dt
 import json
 import os
 import random
+import shlex
 import shutil
 import signal
 import subprocess
@@ -202,7 +203,7 @@ def measure(case: Case, args: argparse.Namespace, settings: Settings, seeded: Se
     }
     with ExitStack() as stack:
         started = stack.enter_context(
-            processes({"gunicorn": gunicorn_command(port, case.app) + args.gunicorn_args.split()}, env, logs)
+            processes({"gunicorn": gunicorn_command(port, case.app) + shlex.split(args.gunicorn_args)}, env, logs)
         )
         wait_healthy(port, started, logs)
 

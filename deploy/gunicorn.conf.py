@@ -1,12 +1,15 @@
 """gunicorn settings for the intake: ``gunicorn -c deploy/gunicorn.conf.py 'web:create_app()'``.
 
-Sync workers, one per core. Measured with ``bench/intake.py --gunicorn-args`` (4,000
-reports, 32 connections, same run against the naive intake; README, Performance): the
-CPU per report was lowest with 2 sync workers (2.25 ms) against 3 (2.47), 4 (3.10) and
-2 gthread workers x 4 threads (2.32), and throughput no better with more: with the web,
-PostgreSQL and the workers on the same cores the intake is CPU-bound, and more processes
-only add switching. On a host of its own, raise KNTC_WEB_WORKERS to its cores. Sync
-workers answer ``Connection: close``, so there is no keep-alive to tune.
+Sync workers, one per core and one more: a sync worker waits, doing nothing, while
+PostgreSQL commits its report, and the extra one uses those waits. Measured with
+``bench/intake.py`` (20,000 reports, 32 connections, 2 cores shared with PostgreSQL,
+Redis, the workers and wrk; README, Performance): 3 workers 1,044-1,186 accepted/s with
+0.15-0.17 cores idle during the load, against 989-1,065/s and 0.35-0.39 idle with 2; 4
+gave nothing more (1,085-1,128/s, the CPU per report higher). On an earlier machine, 3
+were no better than 2. KNTC_WEB_WORKERS overrides it. Sync workers answer
+``Connection: close``, so there is no keep-alive to tune.
+
+Each worker loads and connects before its first request (``post_worker_init``).
 Metrics use prometheus_client's multiprocess mode; its directory must be set before any
 worker imports prometheus_client, and wiped at start. The master also maps the table of
 version guesses that its workers share.
@@ -21,7 +24,7 @@ from pathlib import Path
 from typing import Any
 
 bind = os.environ.get("KNTC_BIND", "0.0.0.0:8000")
-workers = int(os.environ.get("KNTC_WEB_WORKERS", str(max(2, (os.cpu_count() or 1)))))
+workers = int(os.environ.get("KNTC_WEB_WORKERS", str((os.cpu_count() or 1) + 1)))
 worker_class = "sync"
 timeout = 30
 graceful_timeout = 20
@@ -51,9 +54,12 @@ def child_exit(server: Any, worker: Any) -> None:
 
 
 def post_worker_init(worker: Any) -> None:
-    # The app is loaded: what it holds for good (the units, the forms, SQLAlchemy's
-    # mappings) leaves the garbage collector's view, so that a full collection during
-    # a surge no longer walks all of it while requests queue behind it.
     import gc
 
+    from web import warm_up
+
+    warm_up(worker.wsgi)
+    # The app is loaded and warm: what it holds for good (the units, the forms,
+    # SQLAlchemy's mappings) leaves the garbage collector's view, so that a full
+    # collection during a surge no longer walks all of it while requests queue behind it.
     gc.freeze()

@@ -119,6 +119,7 @@ def unit_ref(unit: Unit) -> UnitRef:
     return UnitRef(unit.id, unit.code, unit.level, unit.path, unit.opened_on, unit.closed_on)
 
 
+_DAY = dt.timedelta(days=1)
 _UNIT_COLUMNS = (Unit.id, Unit.code, Unit.level, Unit.path, Unit.opened_on, Unit.closed_on)
 _ALL_UNITS = sa.select(*_UNIT_COLUMNS)
 _ONE_UNIT = sa.select(*_UNIT_COLUMNS).where(Unit.code == sa.bindparam("code"))
@@ -144,6 +145,15 @@ class Directory:
 
     def period(self, code: str) -> PeriodRef | None:
         return self._periods.get(code, self._load_period)
+
+    def warm_up(self, around: dt.datetime) -> None:
+        """Load the units, and the periods due within a day of ``around``, before any
+        request asks for them."""
+        self._reload_units()
+        with self._sessions() as session:
+            codes = session.scalars(sa.select(Period.code).where(Period.due_at.between(around - _DAY, around + _DAY)))
+            for code in codes.all():
+                self.period(code)
 
     def forget(self) -> None:
         with self._lock:

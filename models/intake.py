@@ -97,6 +97,11 @@ class Intake:
         self._direct = DirectConnections(engine, (NO_SEQUENTIAL_SCANS,)) if is_postgres(engine) else None
         self._versions = version_guesses()
 
+    def warm_up(self) -> None:
+        """Open this thread's connection for the intake's statement."""
+        if self._direct is not None:
+            self._direct.open_this_thread()
+
     def submit(
         self,
         who: Principal,

@@ -6,11 +6,16 @@ workers do the rest.
 
 from __future__ import annotations
 
+import redis
+import sqlalchemy.exc
+import structlog
 from flask import Flask
 
 from kntc.broker import setup_broker
 from kntc.logs import configure_logging
 from kntc.settings import Settings
+
+log = structlog.get_logger(__name__)
 
 
 def create_app(settings: Settings | None = None) -> Flask:
@@ -58,3 +63,16 @@ def create_app(settings: Settings | None = None) -> Flask:
         app.register_blueprint(module.bp)
     app.teardown_appcontext(close_db)
     return app
+
+
+def warm_up(app: Flask) -> None:
+    """Before a web worker's first request (``post_worker_init`` in deploy/gunicorn.conf.py):
+    load and connect what that request would wait for. A database or Redis not reachable
+    yet is logged, not fatal: the first request connects as it would have anyway."""
+    services = app.extensions.get("kntc")
+    if services is None:  # another app under the same configuration (the bench's naive intake)
+        return
+    try:
+        services.warm_up()
+    except (sqlalchemy.exc.SQLAlchemyError, redis.RedisError) as error:
+        log.warning("warm-up failed; the first request connects", error=str(error))
