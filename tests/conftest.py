@@ -145,9 +145,13 @@ def _isolation(request: pytest.FixtureRequest) -> None:
     with engine.begin() as conn:
         conn.execute(sa.text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     client.flushdb()
-    from web.auth import _principals
+    from web.auth import _epoch, _principals
 
     _principals.clear()
+    # Redis was flushed, so the shared principal epoch starts again from nothing: an epoch
+    # this process remembered from an earlier test would differ, and at its next check
+    # (once a second, whenever it falls) empty the cache in the middle of this test.
+    _epoch.value, _epoch.checked = None, 0.0
 
 
 # --- the application --------------------------------------------------------------
