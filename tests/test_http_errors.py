@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -11,6 +15,7 @@ from flask.testing import FlaskClient
 from helpers import World, auth, submission, submit
 from sqlalchemy.orm import Session, sessionmaker
 
+from models.db import make_engine
 from models.submissions import IdempotencyRecord, OutboxEntry, Submission
 
 
@@ -234,3 +239,42 @@ def test_readiness_is_503_when_redis_does_not_answer(make_app: Any) -> None:
     response = app.test_client().get("/readyz")
     assert response.status_code == 503
     assert "Redis" in response.get_json()["detail"]
+
+
+@contextmanager
+def silent_database() -> Iterator[str]:
+    """A database URL whose host completes the TCP handshake and then never answers (a
+    failover in progress, a host dropping packets): only a connect timeout ends the wait."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(64)
+        yield f"postgresql+psycopg://postgres@127.0.0.1:{server.getsockname()[1]}/kntc"
+
+
+def test_a_database_that_never_answers_is_a_503_not_a_hung_request(make_app: Any) -> None:
+    with silent_database() as url:
+        app: Flask = make_app(database_url=url + "?connect_timeout=1")  # the URL's own wins
+        response = app.test_client().get("/api/v1/units/VN", headers=auth("some-token"))
+    assert response.status_code == 503, response.get_json()
+    assert response.headers["Retry-After"] == "2"
+
+
+@pytest.mark.slow
+def test_connecting_gives_up_by_default_within_gunicorns_worker_timeout() -> None:
+    raised: list[BaseException] = []
+
+    def connect(engine: sa.Engine) -> None:
+        try:
+            engine.connect().close()
+        except BaseException as error:  # whatever it is, the assertions below name it
+            raised.append(error)
+
+    with silent_database() as url:
+        engine = make_engine(url)
+        attempt = threading.Thread(target=connect, args=(engine,), daemon=True)
+        attempt.start()
+        attempt.join(timeout=25)  # gunicorn kills a worker silent for 30 s
+        engine.dispose()
+    assert not attempt.is_alive(), "still connecting after 25 s"
+    assert len(raised) == 1 and isinstance(raised[0], sa.exc.OperationalError), raised
+    assert "timeout" in str(raised[0])
