@@ -74,8 +74,7 @@ def _read(db: Db, submission_id: uuid.UUID, version: int | None) -> list[Any]:
     params = {"id": submission_id, "final": list(_FINAL)}
     if isinstance(db, DirectConnections):
         return [_Stored(*row) for row in db.all(_ONE_PG if version == 1 else _WITH_EARLIER_PG, params)]
-    conn = db.connection() if isinstance(db, Session) else db
-    return list(conn.execute(_ONE if version == 1 else _WITH_EARLIER, params).all())
+    return list(_connection(db).execute(_ONE if version == 1 else _WITH_EARLIER, params).all())
 
 
 def _write(db: Db, decisions: list[Decision], submission_id: uuid.UUID, now: dt.datetime) -> set[uuid.UUID]:
@@ -88,7 +87,7 @@ def _write(db: Db, decisions: list[Decision], submission_id: uuid.UUID, now: dt.
     params = _decide_params(decisions, submission_id, now)
     if isinstance(db, DirectConnections):
         return {row[0] for row in db.all(_DECIDE_PG, params, prepare=False)}
-    conn = db.connection() if isinstance(db, Session) else db
+    conn = _connection(db)
     if conn.dialect.name == "postgresql":
         driver = cast("psycopg.Connection[Any]", conn.connection.driver_connection)
         threshold, driver.prepare_threshold = driver.prepare_threshold, None
@@ -101,6 +100,10 @@ def _write(db: Db, decisions: list[Decision], submission_id: uuid.UUID, now: dt.
         conn.execute(sa.delete(OutboxEntry).where(OutboxEntry.resource_id.in_(params["resource_ids"])))
     db.commit()
     return written
+
+
+def _connection(db: Session | sa.Connection) -> sa.Connection:
+    return db.connection() if isinstance(db, Session) else db
 
 
 def _decide_one(conn: sa.Connection, decision: Decision, now: dt.datetime) -> bool:
